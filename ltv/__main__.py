@@ -1,0 +1,3 @@
+from ltv.cli import main
+
+main()
