@@ -1,0 +1,141 @@
+"""Signature checks over asn1crypto structures, done by ``cryptography``.
+
+Supported: RSASSA-PKCS1-v1_5 and RSASSA-PSS (RFC 8017 §8; PSS parameters per RFC 4055 §3.1),
+ECDSA (RFC 5758 §3.2), Ed25519/Ed448 (RFC 8410). Digests: SHA-1 and the SHA-2 family. Anything
+else — MD2/MD5 digests, unknown OIDs, DSA — is refused as :class:`UnsupportedSignature`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from asn1crypto import algos, keys, x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+
+__all__ = [
+    "UnsupportedSignature",
+    "certificate_signed_by",
+    "key_hash",
+    "name_hash",
+    "verify_signature",
+]
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+    "sha3_256": hashes.SHA3_256,
+    "sha3_384": hashes.SHA3_384,
+    "sha3_512": hashes.SHA3_512,
+}
+
+_HASHLIB_NAMES = {
+    "sha1": "sha1",
+    "sha224": "sha224",
+    "sha256": "sha256",
+    "sha384": "sha384",
+    "sha512": "sha512",
+    "sha3_256": "sha3_256",
+    "sha3_384": "sha3_384",
+    "sha3_512": "sha3_512",
+}
+
+
+class UnsupportedSignature(ValueError):
+    """The signature or digest algorithm is unknown, weak, or does not fit the key."""
+
+
+def _digest_name(name: str) -> str:
+    try:
+        return _HASHLIB_NAMES[name]
+    except KeyError:
+        raise UnsupportedSignature(f"unsupported digest algorithm {name!r}") from None
+
+
+def name_hash(name: x509.Name, algo: str) -> bytes:
+    """RFC 6960 §4.1.1 issuerNameHash: hash of the DER encoding of the issuer's name."""
+    return hashlib.new(_digest_name(algo), name.dump()).digest()
+
+
+def key_hash(public_key: keys.PublicKeyInfo, algo: str) -> bytes:
+    """RFC 6960 §4.1.1 issuerKeyHash: hash of the subjectPublicKey BIT STRING value
+    (excluding tag, length and the number of unused bits)."""
+    return hashlib.new(_digest_name(algo), bytes(public_key["public_key"])).digest()
+
+
+def _hash(name: str) -> hashes.HashAlgorithm:
+    try:
+        return _HASHES[name]()
+    except KeyError:
+        raise UnsupportedSignature(f"unsupported digest algorithm {name!r}") from None
+
+
+def verify_signature(
+    public_key: keys.PublicKeyInfo,
+    algorithm: algos.SignedDigestAlgorithm,
+    signature: bytes,
+    data: bytes,
+) -> bool:
+    """Check ``signature`` over ``data``; ``False`` if it does not verify.
+
+    :raises UnsupportedSignature: the algorithm is unknown/refused or does not match the key.
+    """
+    try:
+        sig_algo = algorithm.signature_algo
+    except ValueError as exc:
+        raise UnsupportedSignature(str(exc)) from exc
+    try:
+        key = serialization.load_der_public_key(public_key.dump())
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise UnsupportedSignature(f"unusable public key: {exc}") from exc
+    try:
+        if sig_algo == "rsassa_pkcs1v15":
+            if not isinstance(key, rsa.RSAPublicKey):
+                raise UnsupportedSignature("RSA signature with a non-RSA key")
+            key.verify(signature, data, padding.PKCS1v15(), _hash(algorithm.hash_algo))
+        elif sig_algo == "rsassa_pss":
+            if not isinstance(key, rsa.RSAPublicKey):
+                raise UnsupportedSignature("RSA-PSS signature with a non-RSA key")
+            params = algorithm["parameters"]
+            digest = _hash(params["hash_algorithm"]["algorithm"].native)
+            mgf = params["mask_gen_algorithm"]
+            if mgf["algorithm"].native != "mgf1":
+                raise UnsupportedSignature("RSA-PSS with a mask generation other than MGF1")
+            mgf_hash = _hash(mgf["parameters"]["algorithm"].native)
+            if params["trailer_field"].native not in (None, "trailer_field_bc"):
+                raise UnsupportedSignature("RSA-PSS trailer field other than 1")
+            pss = padding.PSS(mgf=padding.MGF1(mgf_hash), salt_length=params["salt_length"].native)
+            key.verify(signature, data, pss, digest)
+        elif sig_algo == "ecdsa":
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise UnsupportedSignature("ECDSA signature with a non-EC key")
+            key.verify(signature, data, ec.ECDSA(_hash(algorithm.hash_algo)))
+        elif sig_algo == "ed25519":
+            if not isinstance(key, ed25519.Ed25519PublicKey):
+                raise UnsupportedSignature("Ed25519 signature with another key type")
+            key.verify(signature, data)
+        elif sig_algo == "ed448":
+            if not isinstance(key, ed448.Ed448PublicKey):
+                raise UnsupportedSignature("Ed448 signature with another key type")
+            key.verify(signature, data)
+        else:
+            raise UnsupportedSignature(f"unsupported signature algorithm {sig_algo!r}")
+    except InvalidSignature:
+        return False
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise UnsupportedSignature(str(exc)) from exc
+    return True
+
+
+def certificate_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """RFC 5280 §6.1.3 (a)(1): ``cert``'s signature verifies under ``issuer``'s public key."""
+    return verify_signature(
+        issuer.public_key,
+        cert["signature_algorithm"],
+        cert["signature_value"].native,
+        cert["tbs_certificate"].dump(),
+    )
