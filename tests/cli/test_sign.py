@@ -1,0 +1,262 @@
+"""``ltv sign`` / ``ltv extend`` through the real entry point (``ltv.cli.main``), in process.
+
+Exit codes (DESIGN.md): 0 written, 2 usage, 4 input or evidence problem — one line on stderr,
+never a traceback; OUT never exists after a failure; IN is never modified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ltv.cli.sign import parse_connect_to
+from ltv.errors import UsageError
+from samples import pki
+from samples.make_samples import make_unsigned_pdf
+from samples.pki.server import PkiServer
+
+PASS_ENV = "LTV_TEST_P12_PASS"  # noqa: S105 - the *name* of an env var
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from ltv.cli import main
+
+    old = sys.argv
+    sys.argv = ["ltv", *args]
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = old
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def unsigned(tmp_path: Path) -> Path:
+    path = tmp_path / "in.pdf"
+    path.write_bytes(make_unsigned_pdf())
+    return path
+
+
+@pytest.fixture
+def net(pki_server: PkiServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv(PASS_ENV, pki.P12_PASSPHRASE)
+    args: list[str] = []
+    for key, (addr, port) in pki_server.connect_to.items():
+        args += ["--connect-to", f"{key}:{addr}:{port}"]
+    return args
+
+
+def p12(label: str = "signer-good") -> list[str]:
+    return ["--p12", str(pki.p12_path(label)), "--passphrase-env", PASS_ENV]
+
+
+@pytest.mark.parametrize("level", ["B-B", "B-T", "B-LT", "B-LTA"])
+def test_sign_each_level(
+    capsys: pytest.CaptureFixture[str], unsigned: Path, net: list[str], level: str
+) -> None:
+    out = unsigned.with_name(f"out-{level}.pdf")
+    before = hashlib.sha256(unsigned.read_bytes()).hexdigest()
+    code, stdout, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", level, *p12(),
+        "--tsa", pki.TSA_URL, "--chain", str(pki.TSA_ROOT_CERT), "--reason", "test", *net,
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"signed {out} ({level}" in stdout
+    assert out.read_bytes().startswith(unsigned.read_bytes())
+    assert hashlib.sha256(unsigned.read_bytes()).hexdigest() == before
+
+
+def test_sign_with_pem_key(capsys: pytest.CaptureFixture[str], unsigned: Path) -> None:
+    out = unsigned.with_name("pem.pdf")
+    code, _, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", "B-B",
+        "--key", str(pki.SIGNER_GOOD_KEY), "--cert", str(pki.SIGNER_GOOD_CERT),
+        "--chain", str(pki.INTERM_CERT),
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.exists()
+
+
+@pytest.mark.parametrize(
+    ("label", "needle"),
+    [
+        ("signer-revoked", "revoked (revoked at 2026-06-01T00:00:00Z, key_compromise)"),
+        ("signer-unknown", "/ocsp/unknown: unknown"),
+        ("signer-refused", "http://refused.ltv.test/ltv/ocsp/refused: offline (refused)"),
+        ("signer-slow", "/ocsp/slow: offline (timeout)"),
+    ],
+)
+def test_bad_evidence_exit_4_and_nothing_written(
+    capsys: pytest.CaptureFixture[str],
+    pki_server: PkiServer,
+    unsigned: Path,
+    net: list[str],
+    label: str,
+    needle: str,
+) -> None:
+    pki_server.slow_seconds = 5
+    out = unsigned.with_name("out.pdf")
+    code, stdout, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", "B-LT", *p12(label),
+        "--tsa", pki.TSA_URL, "--chain", str(pki.TSA_ROOT_CERT), "--timeout", "0.5", *net,
+    )  # fmt: skip
+    assert code == 4
+    assert stdout == ""
+    assert err.count("\n") == 1 and err.startswith("ltv: error: refusing to sign: signer")
+    assert needle in err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert sorted(p.name for p in unsigned.parent.iterdir()) == ["in.pdf"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--level", "B-T", *p12()], "--level B-T needs --tsa URL"),
+        (["--level", "B-Q", *p12()], "--level 'B-Q'"),
+        (["--level", "B-B"], "give --p12 FILE, or --key PEM and --cert PEM"),
+        (["--level", "B-B", *p12(), "--key", "k.pem"], "either --p12 or --key/--cert"),
+        (["--level", "B-B", *p12(), "--connect-to", "nonsense"], "HOST:PORT:ADDRESS:PORT"),
+        (["--level", "B-B", "--p12", "x.p12", "--passphrase-env", "LTV_NOT_SET_X"], "not set"),
+    ],
+)
+def test_usage_errors_exit_2(
+    capsys: pytest.CaptureFixture[str],
+    unsigned: Path,
+    extra: list[str],
+    needle: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PASS_ENV, pki.P12_PASSPHRASE)
+    monkeypatch.delenv("LTV_NOT_SET_X", raising=False)
+    out = unsigned.with_name("out.pdf")
+    code, _, err = run(capsys, "sign", str(unsigned), str(out), *extra)
+    assert code == 2, err
+    assert needle in err
+    assert not out.exists()
+
+
+def test_output_equal_to_input_and_existing_output(
+    capsys: pytest.CaptureFixture[str], unsigned: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASS_ENV, pki.P12_PASSPHRASE)
+    original = unsigned.read_bytes()
+    code, _, err = run(capsys, "sign", str(unsigned), str(unsigned), "--level", "B-B", *p12())
+    assert code == 2 and "is the input file" in err
+    assert unsigned.read_bytes() == original
+
+    other = unsigned.with_name("other.pdf")
+    other.write_bytes(b"keep me")
+    code, _, err = run(capsys, "sign", str(unsigned), str(other), "--level", "B-B", *p12())
+    assert code == 2 and "--force" in err
+    assert other.read_bytes() == b"keep me"
+    code, _, err = run(
+        capsys, "sign", str(unsigned), str(other), "--level", "B-B", *p12(), "--force"
+    )
+    assert code == 0, err
+    assert other.read_bytes().startswith(original)
+
+
+def test_input_problems_exit_4(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASS_ENV, "wrong")
+    notpdf = tmp_path / "x.pdf"
+    notpdf.write_bytes(b"hello")
+    code, _, err = run(
+        capsys, "sign", str(notpdf), str(tmp_path / "o.pdf"), "--level", "B-B", *p12()
+    )
+    assert code == 4 and "passphrase" in err
+    monkeypatch.setenv(PASS_ENV, pki.P12_PASSPHRASE)
+    code, _, err = run(
+        capsys, "sign", str(notpdf), str(tmp_path / "o.pdf"), "--level", "B-B", *p12()
+    )
+    assert code == 4 and "not a PDF" in err
+    code, _, err = run(
+        capsys, "sign", str(tmp_path / "missing.pdf"), str(tmp_path / "o.pdf"), "--level", "B-B",
+        *p12(),
+    )  # fmt: skip
+    assert code == 4 and "does not exist" in err
+    assert not (tmp_path / "o.pdf").exists()
+
+
+def test_passphrase_prompt_when_no_env(
+    capsys: pytest.CaptureFixture[str], unsigned: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer
+
+    asked: list[str] = []
+
+    def fake_prompt(text: str, **kw: object) -> str:
+        asked.append(text)
+        assert kw.get("hide_input") is True
+        return pki.P12_PASSPHRASE
+
+    monkeypatch.setattr(typer, "prompt", fake_prompt)
+    out = unsigned.with_name("prompted.pdf")
+    code, _, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", "B-B", "--p12", str(pki.SIGNER_GOOD_P12)
+    )
+    assert code == 0, err
+    assert asked and "Passphrase" in asked[0]
+
+
+def test_extend_twice(capsys: pytest.CaptureFixture[str], unsigned: Path, net: list[str]) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    lta = unsigned.with_name("lta.pdf")
+    code, _, err = run(
+        capsys, "sign", str(unsigned), str(lta), "--level", "B-LTA", *p12(),
+        "--tsa", pki.TSA_URL, "--chain", str(pki.TSA_ROOT_CERT), *net,
+    )  # fmt: skip
+    assert code == 0, err
+    ext1, ext2 = unsigned.with_name("ext1.pdf"), unsigned.with_name("ext2.pdf")
+    for src, dst in ((lta, ext1), (ext1, ext2)):
+        code, stdout, err = run(
+            capsys, "extend", str(src), str(dst), "--tsa", pki.TSA_URL,
+            "--trust", str(pki.TSA_ROOT_CERT), *net,
+        )  # fmt: skip
+        assert code == 0, err
+        assert stdout.startswith(f"extended {dst}")
+        assert dst.read_bytes().startswith(src.read_bytes())
+
+    def doc_ts(path: Path) -> int:
+        with path.open("rb") as fh:
+            return len(PdfFileReader(fh).embedded_timestamp_signatures)
+
+    assert (doc_ts(lta), doc_ts(ext1), doc_ts(ext2)) == (1, 2, 3)
+
+
+def test_extend_refuses_b_b(
+    capsys: pytest.CaptureFixture[str], unsigned: Path, net: list[str]
+) -> None:
+    bb = unsigned.with_name("bb.pdf")
+    assert run(capsys, "sign", str(unsigned), str(bb), "--level", "B-B", *p12())[0] == 0
+    out = unsigned.with_name("x.pdf")
+    code, _, err = run(capsys, "extend", str(bb), str(out), "--tsa", pki.TSA_URL, *net)
+    assert code == 4 and "no DSS" in err
+    assert not out.exists()
+
+
+def test_parse_connect_to() -> None:
+    assert parse_connect_to(["pki.ltv.test:80:127.0.0.1:5555", "[::1]:443:[::1]:8443"]) == {
+        "pki.ltv.test:80": ("127.0.0.1", 5555),
+        "::1:443": ("::1", 8443),
+    }
+    with pytest.raises(UsageError):
+        parse_connect_to(["a:b:c:d"])
+
+
+def test_help_lists_both_commands() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ltv", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "sign" in result.stdout and "extend" in result.stdout

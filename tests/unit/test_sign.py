@@ -1,0 +1,473 @@
+"""ltv.sign and ltv.output: PAdES levels against the live loopback PKI, then checked offline.
+
+The module fixture ``signed`` starts its *own* PkiServer, signs at every level, and stops the
+server before any assertion about the outputs is made: whatever the checks below find, they
+find in the files alone (LOCAL_ONLY fetching in pyHanko, no client in ltv).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ltv.errors import InputError, PolicyError, SigningError, UsageError
+from ltv.evidence.http import HttpClient, HttpError, HttpResponse
+from ltv.output import check_output_path, same_file, write_atomic
+from ltv.sign import Extender, PadesLevel, Signer, SigningPolicy
+from samples import pki
+from samples.make_samples import make_unsigned_pdf
+from samples.pki.server import PkiServer
+
+UNSIGNED = make_unsigned_pdf()
+TSA_URL = pki.TSA_URL
+CA_OCSP_URLS = frozenset({pki.OCSP_ROOT_URL, pki.OCSP_TSA_ROOT_URL})
+
+
+class BlockingTransport:
+    """An HttpClient wrapper that refuses some URLs (as if that responder were down)."""
+
+    def __init__(self, inner: HttpClient, blocked_prefixes: frozenset[str]) -> None:
+        self.inner = inner
+        self.blocked = blocked_prefixes
+
+    @property
+    def exchanges(self) -> tuple[Any, ...]:
+        return self.inner.exchanges
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> HttpResponse:
+        if any(url.startswith(p) for p in self.blocked):
+            raise HttpError("refused", url)
+        return self.inner.request(method, url, body=body, headers=headers, timeout=timeout)
+
+
+def make_signer(
+    network: Any, level: str = "B-LTA", label: str = "signer-good", **kw: Any
+) -> Signer:
+    return Signer.from_pkcs12(
+        pki.p12_path(label),
+        pki.P12_PASSPHRASE,
+        policy=SigningPolicy(level=PadesLevel(level), tsa_url=None if level == "B-B" else TSA_URL),
+        network=network,
+        chain=[pki.TSA_ROOT_CERT],
+        **kw,
+    )
+
+
+@dataclass
+class Signed:
+    outputs: dict[str, bytes]
+    crl_variant: dict[str, bytes]
+    signed_at: datetime
+    server: PkiServer
+
+
+@pytest.fixture(scope="module")
+def signed() -> Iterator[Signed]:
+    server = PkiServer(port=0).start()
+    try:
+        client = HttpClient(connect_to=server.connect_to, timeout=5)
+        at = datetime.now(UTC)
+        outputs = {
+            lv.value: make_signer(client, lv.value).sign(UNSIGNED, field="Sig", at=at)
+            for lv in PadesLevel
+        }
+        # Same, with the CA responders (root, tsa-root) down: OCSP unusable -> CRL fallback.
+        blocking = BlockingTransport(client, CA_OCSP_URLS)
+        crl_variant = {
+            lv: make_signer(blocking, lv).sign(UNSIGNED, field="Sig", at=at)
+            for lv in ("B-LT", "B-LTA")
+        }
+        crl_variant["extended"] = Extender(
+            tsa_url=TSA_URL, network=blocking, trust=[pki.load_cert("tsa-root")]
+        ).extend(crl_variant["B-LTA"])
+    finally:
+        server.stop()
+    yield Signed(outputs, crl_variant, at, server)
+
+
+# -- offline inspection helpers ----------------------------------------------------------------
+
+
+def dss_contents(pdf: bytes) -> tuple[list[Any], list[bytes], list[bytes]]:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    dss = DocumentSecurityStore.read_dss(reader)
+    certs = list(dss.load_certs())
+    ocsps = [ref.get_object().data for ref in dss.ocsps]
+    crls = [ref.get_object().data for ref in dss.crls]
+    return certs, ocsps, crls
+
+
+def evidence_status(pdf: bytes, label: str, issuer: str) -> str | None:
+    """What the DSS (alone) says about certificate ``label``: via OCSP, else CRL."""
+    from ltv.evidence.crl import check_crl
+    from ltv.evidence.ocsp import check_ocsp_response
+
+    cert, iss = pki.load_cert(label), pki.load_cert(issuer)
+    _, ocsps, crls = dss_contents(pdf)
+    for der in ocsps:
+        outcome = check_ocsp_response(der, cert, iss)
+        if outcome.ok:
+            return f"ocsp:{outcome.status.value}"
+    for der in crls:
+        outcome = check_crl(der, cert, iss)
+        if outcome.ok:
+            return f"crl:{outcome.status.value}"
+    return None
+
+
+def ades(pdf: bytes, when: datetime) -> Any:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.ades import ades_lta_validation
+    from pyhanko.sign.validation.policy_decl import (
+        CertificateFetchingRule,
+        PdfSignatureValidationSpec,
+        RevinfoOnlineFetchingRule,
+        RevocationInfoGatheringSpec,
+        SignatureValidationSpec,
+    )
+    from pyhanko_certvalidator.context import CertValidationPolicySpec
+    from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
+    from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
+    from pyhanko_certvalidator.registry import SimpleTrustManager
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    policy = CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build(
+            trust_roots=[pki.load_cert("root"), pki.load_cert("tsa-root")]
+        ),
+        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
+    )
+    spec = PdfSignatureValidationSpec(
+        SignatureValidationSpec(
+            cert_validation_policy=policy,
+            revinfo_gathering_policy=RevocationInfoGatheringSpec(
+                online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY,
+                certificate_fetching_rule=CertificateFetchingRule.NEVER_FETCH,
+            ),
+        )
+    )
+    timing = ValidationTimingInfo(
+        validation_time=when, best_signature_time=when, point_in_time_validation=True
+    )
+    sig = reader.embedded_regular_signatures[0]
+    return asyncio.run(ades_lta_validation(sig, spec, timing_info=timing))
+
+
+def count_doc_timestamps(pdf: bytes) -> int:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return len(PdfFileReader(io.BytesIO(pdf)).embedded_timestamp_signatures)
+
+
+# -- levels ------------------------------------------------------------------------------------
+
+
+def test_every_level_is_an_incremental_update_of_the_input(signed: Signed) -> None:
+    for level, data in signed.outputs.items():
+        assert data.startswith(UNSIGNED), level
+    assert count_doc_timestamps(signed.outputs["B-LT"]) == 0
+    assert count_doc_timestamps(signed.outputs["B-LTA"]) == 1
+
+
+def test_b_b_has_no_timestamp_and_b_t_has_a_sha256_signature_timestamp(signed: Signed) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    def tokens(pdf: bytes) -> list[Any]:
+        sig = PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures[0]
+        assert sig.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
+        return list(extract_tst_data_iter(sig.signer_info, signed=False))
+
+    assert tokens(signed.outputs["B-B"]) == []
+    (tst,) = tokens(signed.outputs["B-T"])
+    imprint = tst["encap_content_info"]["content"].parsed["message_imprint"]
+    assert imprint["hash_algorithm"]["algorithm"].native == "sha256"
+
+
+@pytest.mark.parametrize("level", ["B-LT", "B-LTA"])
+def test_dss_holds_evidence_for_signer_intermediate_and_tsa(signed: Signed, level: str) -> None:
+    data = signed.outputs[level]
+    assert evidence_status(data, "signer-good", "interm") == "ocsp:good"
+    assert evidence_status(data, "interm", "root") == "ocsp:good"
+    assert evidence_status(data, "tsa", "tsa-root") == "ocsp:good"
+    certs, _, _ = dss_contents(data)
+    subjects = {c.subject.native["common_name"] for c in certs}
+    assert {"Signer Good", "ltv Sample Intermediate CA", "ltv Sample Time Stamping Authority"} <= (
+        subjects
+    )
+
+
+def test_dss_has_a_vri_entry_for_the_signature(signed: Signed) -> None:
+    import hashlib
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(signed.outputs["B-LT"]))
+    sig = reader.embedded_regular_signatures[0]
+    key = "/" + hashlib.sha1(sig.pkcs7_content).hexdigest().upper()  # noqa: S324 - PAdES VRI key
+    vri = reader.root["/DSS"]["/VRI"]
+    assert key in vri
+    assert len(vri[key]["/OCSP"]) >= 3
+
+
+def test_crl_is_used_when_ocsp_is_unusable(signed: Signed) -> None:
+    data = signed.crl_variant["B-LT"]
+    assert evidence_status(data, "signer-good", "interm") == "ocsp:good"
+    assert evidence_status(data, "interm", "root") == "crl:good"
+    assert evidence_status(data, "tsa", "tsa-root") == "crl:good"
+
+
+def test_pyhanko_offline_ades_accepts_b_lt(signed: Signed) -> None:
+    # No document timestamp: pyHanko's LTA process has no proof of existence for the
+    # validation data (NO_POE is its past-validation verdict), but the signature validates
+    # at the current time from the embedded evidence alone.
+    result = ades(signed.outputs["B-LT"], signed.signed_at + timedelta(minutes=5))
+    assert result.api_status.bottom_line, result.failure_msg
+    status = result.api_status
+    assert status.intact and status.valid and status.trusted
+    assert result.ades_subindic.name in ("OK", "NO_POE")
+
+
+def test_pyhanko_offline_ades_passes_b_lta_with_crl_evidence_for_cas(signed: Signed) -> None:
+    for name in ("B-LTA", "extended"):
+        result = ades(signed.crl_variant[name], signed.signed_at + timedelta(minutes=5))
+        assert result.ades_subindic.name == "OK", (name, result.failure_msg)
+        assert result.api_status.bottom_line
+
+
+def test_pyhanko_offline_ades_passes_b_lta(signed: Signed) -> None:
+    result = ades(signed.outputs["B-LTA"], signed.signed_at + timedelta(minutes=5))
+    assert result.api_status.bottom_line, result.failure_msg
+    if result.ades_subindic.name != "OK":
+        # pyhanko-certvalidator 0.33 builds the responder path of an OCSP response signed by
+        # the issuing CA itself as [root -> root] when that CA is the trust anchor, then asks
+        # for revocation data *for the root* in the past-validation time slide. The sample
+        # PKI's root and tsa-root answer OCSP with their own key, so this trips; the CRL
+        # variant above passes. See the report of issue 3.
+        pytest.xfail(f"pyHanko issuer-signed root OCSP limitation: {result.failure_msg}")
+
+
+# -- refusals ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "needle"),
+    [
+        ("signer-revoked", "revoked (revoked at 2026-06-01T00:00:00Z, key_compromise)"),
+        ("signer-unknown", f"OCSP {pki.OCSP_UNKNOWN_URL}: unknown"),
+        ("signer-refused", f"OCSP {pki.OCSP_REFUSED_URL}: offline (refused)"),
+        ("signer-slow", f"OCSP {pki.OCSP_SLOW_URL}: offline (timeout)"),
+    ],
+)
+def test_bad_evidence_refuses_before_the_timestamp(
+    pki_server: PkiServer, label: str, needle: str
+) -> None:
+    pki_server.slow_seconds = 5
+    client = HttpClient(connect_to=pki_server.connect_to, timeout=0.5, retries=0)
+    with pytest.raises(SigningError) as info:
+        make_signer(client, "B-LT", label).sign(UNSIGNED)
+    message = info.value.diagnostics()
+    assert needle in message
+    assert f"CN={label.replace('signer-', 'Signer ').title()}" in message.replace("Http500", "")
+    assert "\n" not in message
+    # fail fast: the TSA was never asked
+    assert not [e for e in client.exchanges if "/tsa/" in e.url]
+
+
+def test_expired_signer_is_refused_at_any_level(pki_server: PkiServer) -> None:
+    client = HttpClient(connect_to=pki_server.connect_to)
+    with pytest.raises(SigningError, match="is expired at"):
+        make_signer(client, "B-B", "signer-expired").sign(UNSIGNED)
+
+
+def test_tsa_down_is_a_signing_error(pki_server: PkiServer) -> None:
+    client = HttpClient(connect_to=pki_server.connect_to, retries=0)
+    signer = Signer.from_pkcs12(
+        pki.SIGNER_GOOD_P12,
+        pki.P12_PASSPHRASE,
+        policy=SigningPolicy(level=PadesLevel.B_T, tsa_url="http://refused.ltv.test/tsa"),
+        network=client,
+    )
+    with pytest.raises(SigningError, match=r"time-stamping authority .*offline \(refused\)"):
+        signer.sign(UNSIGNED)
+
+
+def test_policy_needs_a_tsa_above_b_b() -> None:
+    with pytest.raises(PolicyError):
+        SigningPolicy(level=PadesLevel.B_T)
+    with pytest.raises(PolicyError):
+        SigningPolicy(level="B-X", tsa_url=TSA_URL)  # type: ignore[arg-type]
+    assert SigningPolicy(level="B-LTA", tsa_url=TSA_URL).level is PadesLevel.B_LTA  # type: ignore[arg-type]
+
+
+def test_wrong_passphrase_and_bad_input_are_input_errors() -> None:
+    with pytest.raises(InputError, match="passphrase"):
+        Signer.from_pkcs12(pki.SIGNER_GOOD_P12, "nope", policy=SigningPolicy(level=PadesLevel.B_B))
+    signer = Signer.from_pem(
+        pki.SIGNER_GOOD_KEY,
+        pki.SIGNER_GOOD_CERT,
+        chain=[pki.INTERM_CERT],
+        policy=SigningPolicy(level=PadesLevel.B_B),
+    )
+    with pytest.raises(InputError, match="not a PDF"):
+        signer.sign(b"hello")
+    once = signer.sign(UNSIGNED, field="A")
+    with pytest.raises(InputError, match="already signed"):
+        signer.sign(once, field="A")
+    with pytest.raises(UsageError, match="timezone-aware"):
+        signer.sign(UNSIGNED, at=datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+
+
+def test_key_must_match_certificate() -> None:
+    with pytest.raises(InputError, match="does not belong"):
+        Signer.from_pem(
+            pki.key_path("signer-revoked"),
+            pki.SIGNER_GOOD_CERT,
+            policy=SigningPolicy(level=PadesLevel.B_B),
+        )
+
+
+# -- evidence reuse ----------------------------------------------------------------------------
+
+
+def test_concurrent_requests_share_one_fetch_per_certificate(pki_server: PkiServer) -> None:
+    client = HttpClient(connect_to=pki_server.connect_to)
+    signer = make_signer(client, "B-LT")
+
+    async def many() -> list[bytes]:
+        return await asyncio.gather(*(signer.asign(UNSIGNED) for _ in range(6)))
+
+    outs = asyncio.run(many())
+    # and from threads, each with its own event loop
+    results: list[bytes] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(signer.sign(UNSIGNED))) for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outs) == 6 and len(results) == 3
+    ocsp_requests = [e for e in client.exchanges if "/ocsp/" in e.url]
+    # signer, intermediate, TSA: one fetch each for 9 signatures
+    assert len(ocsp_requests) == 3
+    assert signer.cache.fetches == 3
+
+
+def test_cache_expires_at_next_update(pki_server: PkiServer) -> None:
+    client = HttpClient(connect_to=pki_server.connect_to)
+    signer = make_signer(client, "B-LT")
+    now = datetime.now(UTC)
+    signer.sign(UNSIGNED, at=now)
+    signer.sign(UNSIGNED, at=now + timedelta(hours=1))
+    assert signer.cache.fetches == 3
+    # The responses are valid one day; two days on, the server's answers are fresh again.
+    later = now + timedelta(days=2)
+    pki_server.freeze(later)
+    signer.sign(UNSIGNED, at=later)
+    assert signer.cache.fetches == 6
+
+
+# -- extend ------------------------------------------------------------------------------------
+
+
+def test_extend_adds_one_document_timestamp_and_fresh_evidence(pki_server: PkiServer) -> None:
+    client = HttpClient(connect_to=pki_server.connect_to)
+    original = make_signer(client, "B-LTA").sign(UNSIGNED)
+    extender = Extender(tsa_url=TSA_URL, network=client, trust=[pki.load_cert("tsa-root")])
+    _, ocsps_before, _ = dss_contents(original)
+
+    first = extender.extend(original)
+    assert first.startswith(original)
+    assert count_doc_timestamps(first) == count_doc_timestamps(original) + 1
+    _, ocsps_after, _ = dss_contents(first)
+    assert set(ocsps_before) < set(ocsps_after)
+
+    second = extender.extend(first)
+    assert second.startswith(first)
+    assert count_doc_timestamps(second) == 3
+
+
+def test_extend_refuses_documents_without_dss_and_untrusted_tsa(pki_server: PkiServer) -> None:
+    client = HttpClient(connect_to=pki_server.connect_to)
+    b_t = make_signer(client, "B-T").sign(UNSIGNED)
+    extender = Extender(tsa_url=TSA_URL, network=client)
+    with pytest.raises(InputError, match="no DSS"):
+        extender.extend(b_t)
+    with pytest.raises(InputError, match="no signature"):
+        extender.extend(UNSIGNED)
+    b_lta = make_signer(client, "B-LTA").sign(UNSIGNED)
+    wrong = Extender(tsa_url=TSA_URL, network=client, trust=[pki.load_cert("root")])
+    with pytest.raises(SigningError, match="not among the --trust anchors"):
+        wrong.extend(b_lta)
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def test_write_atomic_replaces_whole_files_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "out.pdf"
+    write_atomic(target, b"one")
+    write_atomic(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pdf"]
+
+
+def test_write_atomic_failure_keeps_destination(tmp_path: Path, monkeypatch: Any) -> None:
+    target = tmp_path / "out.pdf"
+    target.write_bytes(b"old")
+
+    def boom(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pdf"]
+
+
+def test_check_output_path_rules(tmp_path: Path) -> None:
+    src = tmp_path / "in.pdf"
+    src.write_bytes(b"%PDF")
+    with pytest.raises(UsageError, match="is the input"):
+        check_output_path(tmp_path / "." / "in.pdf", inputs=[src])
+    link = tmp_path / "link.pdf"
+    link.symlink_to(src)
+    assert same_file(link, src)
+    with pytest.raises(UsageError, match="is the input"):
+        check_output_path(link, inputs=[src], force=True)
+    with pytest.raises(UsageError, match="already exists"):
+        check_output_path(src, inputs=[])
+    assert check_output_path(src, inputs=[], force=True) == src
+    with pytest.raises(InputError, match="does not exist"):
+        check_output_path(tmp_path / "nodir" / "x.pdf")
+
+
+def test_every_sample_in_the_table_is_committed() -> None:
+    from samples.make_samples import SAMPLES, SAMPLES_DIR
+
+    for sample in SAMPLES:
+        data = (SAMPLES_DIR / sample.name).read_bytes()
+        assert data.startswith(b"%PDF"), sample.name
+    assert (SAMPLES_DIR / "unsigned.pdf").read_bytes() == UNSIGNED
