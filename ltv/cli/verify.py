@@ -1,9 +1,153 @@
-"""Placeholder: this command is not implemented yet (being built)."""
+"""``ltv verify``: long-term validation of signed PDFs.
+
+::
+
+    ltv verify FILE.pdf... [--trust PEM|DIR]... [--tsa-trust PEM|DIR]... [--policy FILE.toml]
+               [--online never|fallback|always] [--at ISO-8601] [--format text|json]
+               [--output FILE] [--connect-to HOST:PORT:ADDR:PORT]... [--timeout S]
+
+Exit codes (DESIGN.md): 0 every signature TOTAL-PASSED · 1 any TOTAL-FAILED · 2 usage error
+(bad options, bad policy, no/unusable trust anchors) · 3 INDETERMINATE and none failed ·
+4 an input could not be evaluated (unreadable, not a PDF, no signature). With several files the
+worst wins in the order 1 > 4 > 3 > 0. One bad file never aborts the run; ``--format json``
+prints one object per line (JSON Lines). ``--online never`` (the default) opens no socket.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+if TYPE_CHECKING:
+    from ltv.report import Report
+
+_FORMATS = ("text", "json")
+_ONLINE = ("never", "fallback", "always")
 
 
 def register(app: typer.Typer) -> None:
-    """Register no command yet."""
+    """Register ``verify`` on ``app``."""
+    app.command(name="verify")(verify_command)
+
+
+def parse_at(value: str) -> datetime:
+    """ISO-8601 with an offset (or 'Z'); a naive time is refused rather than guessed."""
+    from ltv.errors import UsageError
+
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError as err:
+        raise UsageError(
+            f"--at {value!r}: not an ISO-8601 time", hint="e.g. 2026-01-01T00:00:00Z"
+        ) from err
+    if moment.tzinfo is None:
+        raise UsageError(f"--at {value!r}: needs a UTC offset", hint="e.g. 2026-01-01T00:00:00Z")
+    return moment.astimezone(UTC)
+
+
+def exit_code(reports: list[Report]) -> int:
+    """Worst first: any TOTAL-FAILED → 1; any unevaluable → 4; any INDETERMINATE → 3; else 0."""
+    codes = {r.exit_code for r in reports}
+    for code in (1, 4, 3):
+        if code in codes:
+            return code
+    return 0
+
+
+def verify_command(
+    files: Annotated[list[str], typer.Argument(help="Signed PDF files to verify.")],
+    trust: Annotated[
+        list[str] | None,
+        typer.Option("--trust", help="Trust anchor for signers (PEM/DER file or dir); repeatable."),
+    ] = None,
+    tsa_trust: Annotated[
+        list[str] | None,
+        typer.Option("--tsa-trust", help="Trust anchor for TSAs (default: the --trust anchors)."),
+    ] = None,
+    policy_file: Annotated[str | None, typer.Option("--policy", help="Policy TOML file.")] = None,
+    online: Annotated[
+        str | None, typer.Option("--online", help="never (default) | fallback | always.")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Validation time (ISO-8601) when no trusted timestamp exists."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text | json (JSON Lines).")] = "text",
+    output: Annotated[str | None, typer.Option("--output", help="Write the report here.")] = None,
+    connect_to: Annotated[
+        list[str] | None,
+        typer.Option("--connect-to", help="HOST:PORT:ADDR:PORT for online fetching; repeatable."),
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per online request.")] = 10.0,
+) -> None:
+    """Validate signatures at their trusted time, on stapled evidence (offline by default)."""
+    from ltv.cli.sign import parse_connect_to
+    from ltv.errors import UsageError
+    from ltv.policy import Online, ValidationPolicy, load_policy
+    from ltv.trust import TrustStore
+
+    trust = trust or []
+    tsa_trust = tsa_trust or []
+    connect_to = connect_to or []
+    if fmt not in _FORMATS:
+        raise UsageError(f"--format {fmt!r}: expected text or json")
+    if online is not None and online not in _ONLINE:
+        raise UsageError(f"--online {online!r}: expected never, fallback or always")
+    if timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    moment = parse_at(at) if at is not None else None
+    policy = load_policy(policy_file) if policy_file else ValidationPolicy.preset("default")
+    if online is not None:
+        policy = policy.replace(online=Online(online))
+    policy = policy.with_trust(
+        TrustStore.from_paths(trust) if trust else None,
+        TrustStore.from_paths(tsa_trust) if tsa_trust else None,
+    )
+    out_path = None
+    if output is not None:
+        from ltv.output import check_output_path
+
+        out_path = check_output_path(output, inputs=files, force=True)
+
+    from ltv.verify import Verifier
+
+    verifier = Verifier(policy, connect_to=parse_connect_to(connect_to), timeout=timeout)
+    reports: list[Report] = []
+    for file in files:
+        report = verifier.verify_file(file, at=moment)
+        reports.append(report)
+        if report.error and not report.signatures:
+            typer.echo(f"ltv: {file}: {report.error}", err=True)
+
+    if fmt == "json":
+        from ltv.render import render_jsonl
+
+        text = render_jsonl(reports)
+        if out_path is not None:
+            from ltv.output import write_atomic
+
+            write_atomic(out_path, text.encode("utf-8"))
+        else:
+            typer.echo(text, nl=False)
+    else:
+        from rich.console import Console
+
+        from ltv.render import render_text
+
+        if out_path is not None:
+            import io
+
+            buf = io.StringIO()
+            console = Console(file=buf, width=100, no_color=True, highlight=False)
+            for r in reports:
+                console.print(render_text(r))
+            from ltv.output import write_atomic
+
+            write_atomic(out_path, buf.getvalue().encode("utf-8"))
+        else:
+            console = Console(highlight=False, soft_wrap=True)
+            for r in reports:
+                console.print(render_text(r))
+    raise typer.Exit(exit_code(reports))

@@ -1,0 +1,199 @@
+"""(2) Integrity: ByteRange digest, CMS signature value, coverage, changes after signing.
+
+Spec steps:
+- ISO 32000-2 §12.8.1: the digest is computed over the /ByteRange; RFC 5652 §11.2: it must
+  equal the messageDigest signed attribute (``intact``).
+- RFC 5652 §5.6 / ETSI EN 319 102-1 §5.2.7 (cryptographic verification): the SignerInfo
+  signature verifies under the signer's public key (``valid``).
+- ETSI EN 319 142-1 §5.1 / ISO 32000-2 §12.8.1: a PAdES signature is detached; encapsulated
+  content is a FORMAT_FAILURE.
+- ISO 32000-2 §12.8.2.2 (DocMDP) and pyHanko's difference analysis: incremental updates after
+  the signed revision are classified NONE / FORM_FILLING / ANNOTATIONS / OTHER (DSS updates and
+  document timestamps — pyHanko's LTA_UPDATES — count as NONE).
+- For a document timestamp (ETSI EN 319 142-1 §5.4; RFC 3161 §2.4.2) ``intact`` means the
+  TSTInfo messageImprint equals the ByteRange digest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ltv.report import Coverage, IntegrityReport, Modifications, SubIndication
+
+if TYPE_CHECKING:
+    from ltv.pipeline.extract import ExtractedSignature
+
+__all__ = ["IntegrityResult", "check_integrity"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntegrityResult:
+    report: IntegrityReport
+    failure: SubIndication | None
+    """TOTAL-FAILED subindication if integrity is broken, else None."""
+    reasons: tuple[str, ...] = ()
+    md_algorithm: str | None = None
+    signature_mechanism: str | None = None
+
+
+def from_pyhanko(sub: object) -> SubIndication | None:
+    """Map a pyHanko AdESFailure/AdESIndeterminate to our enum (same ETSI names)."""
+    name = getattr(sub, "name", None)
+    if name is None:
+        return None
+    try:
+        return SubIndication(name)
+    except ValueError:
+        return SubIndication.GENERIC
+
+
+def _coverage(level: object) -> Coverage:
+    from pyhanko.sign.validation.status import SignatureCoverageLevel as Lv
+
+    if level == Lv.ENTIRE_FILE:
+        return Coverage.ENTIRE_FILE
+    if level == Lv.ENTIRE_REVISION:
+        return Coverage.ENTIRE_REVISION
+    return Coverage.PARTIAL
+
+
+def _modifications(diff_result: object) -> tuple[Modifications, list[str]]:
+    from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
+
+    if not isinstance(diff_result, DiffResult):
+        detail = " ".join(str(diff_result).split()) if diff_result is not None else ""
+        return Modifications.OTHER, [f"suspicious modification after signing: {detail}".strip()]
+    level = diff_result.modification_level
+    if level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES):
+        return Modifications.NONE, []
+    if level == ModificationLevel.FORM_FILLING:
+        return Modifications.FORM_FILLING, []
+    if level == ModificationLevel.ANNOTATIONS:
+        return Modifications.ANNOTATIONS, []
+    return Modifications.OTHER, [
+        "changes after signing that are neither form filling nor annotations"
+    ]
+
+
+def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
+    """Run the integrity checks; problems are data (a FAILED subindication), not exceptions."""
+    from asn1crypto import core
+    from cryptography.hazmat.primitives import hashes
+    from pyhanko.sign.diff_analysis import DiffResult  # noqa: F401 - import errors surface here
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+    from pyhanko.sign.validation.status import SignatureCoverageLevel  # noqa: F401
+    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+    emb = sig.embedded
+    reasons: list[str] = []
+    signer_info = emb.signer_info
+    md_algorithm = str(signer_info["digest_algorithm"]["algorithm"].native)
+    mechanism = str(signer_info["signature_algorithm"]["algorithm"].native)
+
+    def _broken(
+        sub: SubIndication, why: str, *, coverage: Coverage = Coverage.PARTIAL
+    ) -> IntegrityResult:
+        return IntegrityResult(
+            report=IntegrityReport(
+                intact=False, valid=False, coverage=coverage, modifications=Modifications.OTHER
+            ),
+            failure=sub,
+            reasons=(*reasons, why),
+            md_algorithm=md_algorithm,
+            signature_mechanism=mechanism,
+        )
+
+    # ISO 32000-2 §12.8.1: a well-formed ByteRange has four non-negative integers
+    br = list(emb.byte_range)
+    if len(br) != 4 or any((not isinstance(x, int)) or x < 0 for x in br):
+        return _broken(SubIndication.FORMAT_FAILURE, f"malformed /ByteRange {br}")
+    if br[0] + br[1] > br[2]:
+        return _broken(SubIndication.FORMAT_FAILURE, "overlapping /ByteRange segments")
+
+    try:
+        emb.compute_integrity_info()  # type: ignore[no-untyped-call]
+        coverage = _coverage(emb.coverage)
+        modifications, mod_reasons = _modifications(emb.diff_result)
+        reasons.extend(mod_reasons)
+        docmdp_ok = emb.summarise_integrity_info().get("docmdp_ok")
+    except SignatureValidationError as err:
+        return _broken(
+            SubIndication.FORMAT_FAILURE, f"integrity check failed: {err.failure_message}"
+        )
+    except Exception as err:  # pyHanko raises assorted errors on malformed files
+        msg = " ".join(str(err).split()) or type(err).__name__
+        return _broken(SubIndication.FORMAT_FAILURE, f"integrity check failed: {msg}")
+
+    signed_data = emb.signed_data
+    eci = signed_data["encap_content_info"]
+    intact = valid = False
+    try:
+        if sig.kind == "signature":
+            # ETSI EN 319 142-1 §5.1: PAdES/PDF signatures are detached
+            if not isinstance(eci["content"], core.Void):
+                return _broken(
+                    SubIndication.FORMAT_FAILURE,
+                    "detached PDF signature carries encapsulated content",
+                    coverage=coverage,
+                )
+            intact, valid = validate_sig_integrity(
+                signer_info,
+                emb.signer_cert,
+                expected_content_type="data",
+                actual_digest=emb.compute_digest(),
+            )
+        else:
+            # RFC 3161 §2.4.2: messageImprint == H(ByteRange content)
+            tst_info = eci["content"].parsed
+            mi = tst_info["message_imprint"]
+            algo = mi["hash_algorithm"]["algorithm"].native
+            intact = emb.compute_digest(algo) == mi["hashed_message"].native
+            md = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
+            md.update(bytes(eci["content"]))
+            _, valid = validate_sig_integrity(
+                signer_info,
+                emb.signer_cert,
+                expected_content_type="tst_info",
+                actual_digest=md.finalize(),
+            )
+    except SignatureValidationError as err:
+        sub = from_pyhanko(err.ades_subindication) or SubIndication.FORMAT_FAILURE
+        return _broken(sub, f"CMS signature unusable: {err.failure_message}", coverage=coverage)
+    except Exception as err:
+        msg = " ".join(str(err).split()) or type(err).__name__
+        return _broken(
+            SubIndication.FORMAT_FAILURE, f"CMS signature unusable: {msg}", coverage=coverage
+        )
+
+    failure: SubIndication | None = None
+    if coverage is Coverage.PARTIAL:
+        # checked first: a non-standard ByteRange makes the digest meaningless
+        failure = SubIndication.FORMAT_FAILURE
+        reasons.append("the signature does not cover a whole revision of the file")
+        if not intact:
+            reasons.append("digest over /ByteRange does not match")
+    elif not intact:
+        failure = SubIndication.HASH_FAILURE
+        reasons.append("the signed bytes were changed: digest over /ByteRange does not match")
+    elif not valid:
+        failure = SubIndication.SIG_CRYPTO_FAILURE
+        reasons.append("the CMS signature value does not verify under the signer's key")
+    elif modifications is Modifications.OTHER or docmdp_ok is False:
+        failure = SubIndication.FORMAT_FAILURE
+        if docmdp_ok is False and modifications is not Modifications.OTHER:
+            reasons.append("changes after signing exceed what the signature's DocMDP allows")
+    return IntegrityResult(
+        report=IntegrityReport(
+            intact=intact,
+            valid=valid,
+            coverage=coverage,
+            modifications=modifications,
+            docmdp_ok=docmdp_ok,
+        ),
+        failure=failure,
+        reasons=tuple(reasons),
+        md_algorithm=md_algorithm,
+        signature_mechanism=mechanism,
+    )

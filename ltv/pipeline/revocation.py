@@ -1,0 +1,285 @@
+"""(5) Revocation: each certificate's status at the validation time, from all embedded evidence
+first, online only as the policy allows.
+
+Spec steps (ETSI EN 319 102-1):
+- §5.2.5 (revocation freshness checker) and §5.6.2.3 (past certificate validation): evidence
+  issued *after* the validation time (thisUpdate / producedAt ≥ T) proves the status at T;
+  older evidence is acceptable only if T - thisUpdate <= the policy's maximum age.
+- RFC 6960 §4.1.1 / §4.2.2.3: the OCSP SingleResponse is selected by CertID and the responder
+  authenticated — by ltv.evidence.check_ocsp_response (one OCSP checker in the code base).
+- RFC 5280 §6.3.3: CRL checks — ltv.evidence.check_crl.
+- A revocation at R > T does not affect a signature whose POE is T (§5.6.2.3 step b):
+  the certificate was good at T; the revocation is still reported.
+- Four states, never merged (ltv.evidence.outcome): a signed 'unknown' is authoritative
+  ("responder says unknown"); 'offline' means no usable answer (→ TRY_LATER). Another valid
+  answer from the issuer (e.g. a CRL proving not-revoked) settles the status; the 'unknown' is
+  kept as a warning, unless the policy makes any 'unknown' fatal.
+
+Online access goes through ltv.evidence's HttpClient only; with ``online = never`` no fetch
+function is even called (and the client is a NoNetwork, which opens no socket).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ltv.policy import Online
+from ltv.report import RevocationReport, RevocationState, rfc3339
+
+if TYPE_CHECKING:
+    from asn1crypto import x509
+
+    from ltv.evidence.http import Transport
+    from ltv.evidence.outcome import RevocationOutcome
+    from ltv.pipeline.extract import EvidenceItem
+
+__all__ = ["CertRevocation", "RevocationContext", "check_certificate"]
+
+SKEW = timedelta(seconds=60)
+DEFAULT_NO_NEXT_UPDATE_AGE = timedelta(hours=24)
+# Outcomes that say "this evidence is about some other certificate": not evidence for ours.
+_IRRELEVANT = {"no-matching-certid", "issuer-mismatch", "malformed"}
+
+
+@dataclass(kw_only=True)
+class RevocationContext:
+    """Per-file state: the embedded evidence, the client, the policy knobs, a fetch cache."""
+
+    evidence: list[EvidenceItem]
+    client: Transport
+    online: Online
+    max_age: timedelta | None
+    unknown_is_fatal: bool
+    _fetched: dict[tuple[bytes, bytes], list[RevocationOutcome]] = field(default_factory=dict)
+    _crl_index: dict[int, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertRevocation:
+    report: RevocationReport
+    settled_by_embedded: bool
+    """Whether embedded evidence alone settled the status (needed for B-LT)."""
+    evidence_revision: int | None = None
+    """File revision that introduced the deciding embedded evidence (for B-LTA)."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    outcome: RevocationOutcome
+    source: str
+    revision: int | None
+
+
+def _embedded(
+    cert: x509.Certificate, issuer: x509.Certificate, ctx: RevocationContext
+) -> list[_Candidate]:
+    from ltv.evidence.crl import CrlIndex, check_crl
+    from ltv.evidence.ocsp import check_ocsp_response
+
+    found: list[_Candidate] = []
+    for i, item in enumerate(ctx.evidence):
+        if item.kind == "ocsp":
+            outcome = check_ocsp_response(item.der, cert, issuer)
+        else:
+            index = ctx._crl_index.get(i)
+            if index is None:
+                try:
+                    index = ctx._crl_index[i] = CrlIndex.load(item.der)
+                except ValueError:
+                    continue
+            outcome = check_crl(index, cert, issuer)
+        if outcome.detail in _IRRELEVANT:
+            continue
+        found.append(_Candidate(outcome, item.primary_source, item.revision))
+    return found
+
+
+def _fetch(
+    cert: x509.Certificate, issuer: x509.Certificate, ctx: RevocationContext
+) -> list[_Candidate]:
+    from ltv.evidence.crl import crl_urls_of, fetch_crl_status
+    from ltv.evidence.ocsp import fetch_ocsp, ocsp_url_of
+
+    key = (hashlib.sha256(cert.dump()).digest(), hashlib.sha256(issuer.dump()).digest())
+    outcomes = ctx._fetched.get(key)
+    if outcomes is None:
+        outcomes = []
+        if ocsp_url_of(cert) is not None:
+            outcomes.append(fetch_ocsp(ctx.client, cert, issuer))
+        if not any(o.ok for o in outcomes) and crl_urls_of(cert):
+            outcomes.append(fetch_crl_status(ctx.client, cert, issuer))
+        ctx._fetched[key] = outcomes
+    return [_Candidate(o, "fetched", None) for o in outcomes]
+
+
+def _fresh(outcome: RevocationOutcome, at: datetime, max_age: timedelta | None) -> bool:
+    """§5.2.5 freshness of a 'good' answer for the time ``at``.
+
+    Evidence issued at/after ``at`` proves the status at ``at``. Older evidence: with a policy
+    maximum age, ``at - thisUpdate <= max_age``; without one, ``at`` must lie inside the
+    evidence's own validity window [thisUpdate, nextUpdate] (24 h when nextUpdate is absent).
+    """
+    issued = [t for t in (outcome.this_update, outcome.produced_at) if t is not None]
+    if not issued or outcome.this_update is None:
+        return False
+    if max(issued) + SKEW >= at:
+        return True
+    if outcome.this_update > at + SKEW:
+        return False
+    if max_age is not None:
+        return at - outcome.this_update <= max_age
+    if outcome.next_update is not None:
+        return at <= outcome.next_update + SKEW
+    return at - outcome.this_update <= DEFAULT_NO_NEXT_UPDATE_AGE
+
+
+def check_certificate(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    at: datetime,
+    ctx: RevocationContext,
+) -> CertRevocation:
+    """The status of ``cert`` at ``at``, with the evidence that settled it."""
+    from ltv.evidence.outcome import RevocationStatus as S
+
+    if at.tzinfo is None:
+        raise ValueError("'at' must be timezone-aware")
+
+    def _judge(cands: list[_Candidate]) -> dict[str, list[_Candidate]]:
+        sorted_: dict[str, list[_Candidate]] = {
+            "revoked": [],
+            "good": [],
+            "unknown": [],
+            "stale": [],
+            "offline": [],
+        }
+        for c in cands:
+            o = c.outcome
+            match o.status:
+                case S.REVOKED:
+                    if o.revoked_at is not None and o.revoked_at > at:
+                        sorted_["good"].append(c)  # revoked later: good at T
+                    else:
+                        sorted_["revoked"].append(c)
+                case S.GOOD:
+                    key = "good" if _fresh(o, at, ctx.max_age) else "stale"
+                    sorted_[key].append(c)
+                case S.UNKNOWN:
+                    sorted_["unknown"].append(c)
+                case S.OFFLINE:
+                    sorted_["offline"].append(c)
+        return sorted_
+
+    embedded = _embedded(cert, issuer, ctx)
+    judged = _judge(embedded)
+    settled_embedded = bool(judged["revoked"]) or (
+        bool(judged["good"]) and not (ctx.unknown_is_fatal and judged["unknown"])
+    )
+    candidates = list(embedded)
+    match ctx.online:
+        case Online.NEVER:
+            pass
+        case Online.FALLBACK:
+            if not settled_embedded:
+                candidates += _fetch(cert, issuer, ctx)
+        case Online.ALWAYS:
+            candidates += _fetch(cert, issuer, ctx)
+    judged = _judge(candidates) if len(candidates) != len(embedded) else judged
+
+    def _report(
+        c: _Candidate | None,
+        status: RevocationState,
+        at_t: RevocationState,
+        detail: str | None,
+        warnings: list[str],
+    ) -> RevocationReport:
+        o = c.outcome if c else None
+        return RevocationReport(
+            status=status,
+            method=o.method if o else "none",
+            source=c.source if c else "none",  # type: ignore[arg-type]
+            this_update=o.this_update if o else None,
+            next_update=o.next_update if o else None,
+            produced_at=o.produced_at if o else None,
+            revoked_at=o.revoked_at if o else None,
+            reason=o.reason if o else None,
+            url=o.url if o else None,
+            detail=detail,
+            status_at_validation_time=at_t,
+            warnings=tuple(warnings),
+        )
+
+    unknown_warnings = [
+        f"{c.outcome.responder or 'responder'} says unknown ({c.outcome.method}, {c.source})"
+        for c in judged["unknown"]
+    ]
+    deciding: _Candidate | None
+    if judged["revoked"]:
+        deciding = judged["revoked"][0]
+        rep = _report(
+            deciding,
+            RevocationState.REVOKED,
+            RevocationState.REVOKED,
+            f"revoked at {rfc3339(deciding.outcome.revoked_at)}, not after the validation time",
+            unknown_warnings,
+        )
+    elif judged["unknown"] and (ctx.unknown_is_fatal or not judged["good"]):
+        deciding = judged["unknown"][0]
+        extra = " (policy: unknown_is_fatal)" if judged["good"] else ""
+        rep = _report(
+            deciding,
+            RevocationState.UNKNOWN,
+            RevocationState.UNKNOWN,
+            f"responder says unknown{extra}",
+            unknown_warnings[1:],
+        )
+    elif judged["good"]:
+        # prefer a plain 'good' over a later revocation as the deciding evidence
+        plain = [c for c in judged["good"] if c.outcome.status is S.GOOD]
+        deciding = (plain or judged["good"])[0]
+        later = [c for c in judged["good"] if c.outcome.status is S.REVOKED]
+        warnings = list(unknown_warnings)
+        if later:
+            deciding = later[0]
+            warnings.append(
+                f"revoked at {rfc3339(later[0].outcome.revoked_at)}, after the validation time "
+                f"{rfc3339(at)}: does not affect this signature"
+            )
+        status = RevocationState.REVOKED if later else RevocationState.GOOD
+        rep = _report(deciding, status, RevocationState.GOOD, None, warnings)
+    else:
+        deciding = None
+        details: list[str] = []
+        if judged["stale"]:
+            deciding = judged["stale"][0]
+            details.append(
+                f"evidence too old for {rfc3339(at)} (thisUpdate "
+                f"{rfc3339(deciding.outcome.this_update)}, nextUpdate "
+                f"{rfc3339(deciding.outcome.next_update)}"
+                + (f", max age {ctx.max_age}" if ctx.max_age is not None else "")
+                + ")"
+            )
+        for c in judged["offline"]:
+            deciding = deciding or c
+            details.append(f"{c.outcome.method} ({c.source}): {c.outcome.detail}")
+        if not candidates:
+            details.append("no embedded revocation evidence")
+        if ctx.online is Online.NEVER and not judged["stale"]:
+            details.append("network-disabled by policy")
+        rep = _report(
+            deciding,
+            RevocationState.OFFLINE,
+            RevocationState.OFFLINE,
+            "; ".join(dict.fromkeys(details)) or "no usable revocation evidence",
+            unknown_warnings,
+        )
+    revision = deciding.revision if deciding and deciding.source != "fetched" else None
+    return CertRevocation(
+        report=rep,
+        settled_by_embedded=settled_embedded,
+        evidence_revision=revision,
+    )

@@ -1,0 +1,129 @@
+"""Rendering of reports: JSON (a pure projection of the dataclasses) and text (rich).
+
+JSON: one object per file; several files → JSON Lines (one object per line).
+Text: per signature, verdict first, then the trusted time and its source, the chain with each
+certificate's revocation outcome, then the reasons and warnings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import assert_never
+
+from ltv.report import (
+    CertificateReport,
+    Indication,
+    Report,
+    RevocationState,
+    SignatureReport,
+    rfc3339,
+)
+
+__all__ = ["render_json", "render_jsonl", "render_text"]
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def render_jsonl(reports: Sequence[Report]) -> str:
+    return "".join(render_json(r) + "\n" for r in reports)
+
+
+def _style(ind: Indication) -> str:
+    match ind:
+        case Indication.TOTAL_PASSED:
+            return "bold green"
+        case Indication.TOTAL_FAILED:
+            return "bold red"
+        case Indication.INDETERMINATE:
+            return "bold yellow"
+        case Indication.NO_SIGNATURE:
+            return "bold magenta"
+        case _:
+            assert_never(ind)
+
+
+def _rev_style(state: RevocationState) -> str:
+    match state:
+        case RevocationState.GOOD:
+            return "green"
+        case RevocationState.REVOKED:
+            return "red"
+        case RevocationState.UNKNOWN | RevocationState.OFFLINE:
+            return "yellow"
+        case RevocationState.NOT_CHECKED:
+            return "dim"
+        case _:
+            assert_never(state)
+
+
+def _cert_line(c: CertificateReport) -> str:
+    from rich.markup import escape
+
+    r = c.revocation
+    style = _rev_style(r.status)
+    how = f" via {r.method}/{r.source}" if r.method != "none" else ""
+    when = ""
+    if r.revoked_at is not None:
+        when = f" at {rfc3339(r.revoked_at)}"
+    detail = f" — {escape(r.detail)}" if r.detail else ""
+    return (
+        f"    {escape(f'[{c.role}]')} {escape(c.subject)} (serial {c.serial})\n"
+        f"        revocation: [{style}]{r.status}[/{style}]{when}{how}{detail}"
+    )
+
+
+def _signature_block(s: SignatureReport) -> list[str]:
+    from rich.markup import escape
+
+    style = _style(s.indication)
+    head = f"[{style}]{s.indication}[/{style}]"
+    if s.subindication is not None:
+        head += f" / [{style}]{s.subindication}[/{style}]"
+    kind = "document timestamp" if s.kind == "document-timestamp" else "signature"
+    lines = [f"  {head}  {kind} [bold]{escape(s.field)}[/bold]"]
+    if s.level is not None:
+        lines.append(f"    level: {s.level}")
+    lines.append(f"    validation time: {rfc3339(s.validation_time)} ({s.validation_time_source})")
+    if s.signer is not None:
+        lines.append(f"    signer: {escape(s.signer.subject)}")
+    if s.integrity is not None:
+        i = s.integrity
+        lines.append(
+            f"    integrity: intact={i.intact} valid={i.valid} coverage={i.coverage} "
+            f"modifications={i.modifications}"
+        )
+    if s.timestamp is not None:
+        t = s.timestamp
+        lines.append(
+            f"    timestamp: {rfc3339(t.gen_time)} by {escape(t.tsa)} "
+            f"(trusted={t.trusted}, imprint={t.imprint_ok}, signature={t.signature_ok})"
+        )
+    if s.chain:
+        lines.append("    chain:")
+        lines.extend(_cert_line(c) for c in s.chain)
+    lines.extend(f"    [bold]reason:[/bold] {escape(r)}" for r in s.reasons)
+    lines.extend(f"    [yellow]warning:[/yellow] {escape(w)}" for w in s.warnings)
+    return lines
+
+
+def render_text(report: Report) -> str:
+    """rich markup for one file's report (print with a rich Console)."""
+    from rich.markup import escape
+
+    style = _style(report.indication)
+    lines = [f"[{style}]{report.indication}[/{style}]  {escape(report.file.path)}"]
+    if report.error:
+        lines.append(f"  [bold]reason:[/bold] {escape(report.error)}")
+    for s in report.signatures:
+        lines.extend(_signature_block(s))
+    lines.extend(f"  [yellow]warning:[/yellow] {escape(w)}" for w in report.warnings)
+    net = report.network
+    lines.append(
+        f"  network: {net.requests} request(s) (policy {report.policy.name}, "
+        f"online={report.policy.online})"
+    )
+    lines.extend(f"    {escape(u)}" for u in net.urls)
+    return "\n".join(lines)

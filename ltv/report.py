@@ -1,0 +1,435 @@
+"""The validation report: ETSI indications and frozen dataclasses of plain types.
+
+Everything here is plain data (``str``, ``bool``, ``int``, timezone-aware ``datetime``, hex
+strings), so the JSON form (``schemas/report.schema.json``) is a pure projection:
+:meth:`Report.to_dict`. Field names follow the contract in DESIGN.md; fields may be added,
+none renamed.
+
+Indications and subindications are those of ETSI EN 319 102-1 §5.1.3 (Table 5), spelled as
+ETSI spells them, except that the main indications use the hyphenated form of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, assert_never
+
+__all__ = [
+    "CertificateReport",
+    "Coverage",
+    "FileInfo",
+    "Indication",
+    "IntegrityReport",
+    "Level",
+    "Modifications",
+    "NetworkReport",
+    "PolicyRef",
+    "Report",
+    "RevocationReport",
+    "RevocationState",
+    "SignatureReport",
+    "SignerReport",
+    "SubIndication",
+    "TimeSource",
+    "TimestampReport",
+    "rfc3339",
+]
+
+
+class Indication(enum.StrEnum):
+    """ETSI EN 319 102-1 §5.1.3 main indication (plus NO_SIGNATURE for a file without one)."""
+
+    TOTAL_PASSED = "TOTAL-PASSED"
+    TOTAL_FAILED = "TOTAL-FAILED"
+    INDETERMINATE = "INDETERMINATE"
+    NO_SIGNATURE = "NO_SIGNATURE"
+
+    @property
+    def severity(self) -> int:
+        """Order used to aggregate several signatures: the worst one wins."""
+        match self:
+            case Indication.TOTAL_PASSED:
+                return 0
+            case Indication.INDETERMINATE:
+                return 1
+            case Indication.TOTAL_FAILED:
+                return 2
+            case Indication.NO_SIGNATURE:
+                return 3
+            case _:
+                assert_never(self)
+
+
+class SubIndication(enum.StrEnum):
+    """ETSI EN 319 102-1 §5.1.3 Table 5 subindications (the ones ltv can emit)."""
+
+    # TOTAL-FAILED
+    FORMAT_FAILURE = "FORMAT_FAILURE"
+    HASH_FAILURE = "HASH_FAILURE"
+    SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
+    REVOKED = "REVOKED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    # INDETERMINATE
+    SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
+    CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
+    CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE_NO_POE = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
+    EXPIRED = "EXPIRED"
+    POLICY_PROCESSING_ERROR = "POLICY_PROCESSING_ERROR"
+    TIMESTAMP_ORDER_FAILURE = "TIMESTAMP_ORDER_FAILURE"
+    NO_SIGNING_CERTIFICATE_FOUND = "NO_SIGNING_CERTIFICATE_FOUND"
+    NO_CERTIFICATE_CHAIN_FOUND = "NO_CERTIFICATE_CHAIN_FOUND"
+    REVOKED_NO_POE = "REVOKED_NO_POE"
+    REVOKED_CA_NO_POE = "REVOKED_CA_NO_POE"
+    OUT_OF_BOUNDS_NO_POE = "OUT_OF_BOUNDS_NO_POE"
+    OUT_OF_BOUNDS_NOT_REVOKED = "OUT_OF_BOUNDS_NOT_REVOKED"
+    REVOCATION_OUT_OF_BOUNDS_NO_POE = "REVOCATION_OUT_OF_BOUNDS_NO_POE"
+    NO_POE = "NO_POE"
+    TRY_LATER = "TRY_LATER"
+    SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
+    GENERIC = "GENERIC"
+
+
+class Level(enum.StrEnum):
+    """PAdES baseline level reached (ETSI EN 319 142-1 §6)."""
+
+    B_B = "B-B"
+    B_T = "B-T"
+    B_LT = "B-LT"
+    B_LTA = "B-LTA"
+
+    @property
+    def rank(self) -> int:
+        """B-B < B-T < B-LT < B-LTA."""
+        match self:
+            case Level.B_B:
+                return 0
+            case Level.B_T:
+                return 1
+            case Level.B_LT:
+                return 2
+            case Level.B_LTA:
+                return 3
+            case _:
+                assert_never(self)
+
+
+class Coverage(enum.StrEnum):
+    """What the ByteRange covers (pyHanko SignatureCoverageLevel, folded to three values)."""
+
+    ENTIRE_FILE = "ENTIRE_FILE"
+    ENTIRE_REVISION = "ENTIRE_REVISION"
+    PARTIAL = "PARTIAL"
+
+
+class Modifications(enum.StrEnum):
+    """What changed after signing (pyHanko ModificationLevel; LTA_UPDATES counts as NONE)."""
+
+    NONE = "NONE"
+    FORM_FILLING = "FORM_FILLING"
+    ANNOTATIONS = "ANNOTATIONS"
+    OTHER = "OTHER"
+
+
+class RevocationState(enum.StrEnum):
+    """Per-certificate outcome: the four evidence states plus 'not-checked' (trust anchors)."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+    OFFLINE = "offline"
+    NOT_CHECKED = "not-checked"
+
+
+class TimeSource(enum.StrEnum):
+    """Where a signature's validation time comes from."""
+
+    SIGNATURE_TIMESTAMP = "signature-timestamp"
+    DOCUMENT_TIMESTAMP = "document-timestamp"
+    AT_OPTION = "at-option"
+    NOW = "now"
+
+
+SignatureKind = Literal["signature", "document-timestamp"]
+CertRole = Literal["signer", "ca", "tsa", "responder"]
+EvidenceMethod = Literal["ocsp", "crl", "none"]
+EvidenceSource = Literal["dss", "vri", "cms", "fetched", "cache", "none"]
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    """RFC 3339 UTC with a ``Z`` suffix (seconds precision)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime in a report")
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevocationReport:
+    """How one certificate's revocation status was settled (or why it was not)."""
+
+    status: RevocationState
+    """The status the evidence shows (``revoked`` even when the revocation is later than the
+    validation time; see :attr:`status_at_validation_time`)."""
+    method: EvidenceMethod = "none"
+    source: EvidenceSource = "none"
+    this_update: datetime | None = None
+    next_update: datetime | None = None
+    produced_at: datetime | None = None
+    revoked_at: datetime | None = None
+    reason: str | None = None
+    url: str | None = None
+    detail: str | None = None
+    """Plain-language explanation (e.g. ``responder says unknown``, ``network-disabled``)."""
+    status_at_validation_time: RevocationState = RevocationState.NOT_CHECKED
+    """What the evidence proves about the validation time: a certificate revoked after the
+    trusted time was ``good`` at that time."""
+    warnings: tuple[str, ...] = ()
+    """Evidence that did not decide the outcome but should be seen (e.g. an 'unknown' from one
+    responder beside a CRL that proves the certificate not revoked)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": str(self.status),
+            "method": self.method,
+            "source": self.source,
+            "this_update": rfc3339(self.this_update),
+            "next_update": rfc3339(self.next_update),
+            "produced_at": rfc3339(self.produced_at),
+            "revoked_at": rfc3339(self.revoked_at),
+            "reason": self.reason,
+            "url": self.url,
+            "detail": self.detail,
+            "status_at_validation_time": str(self.status_at_validation_time),
+            "warnings": list(self.warnings),
+        }
+
+
+NOT_CHECKED = RevocationReport(
+    status=RevocationState.NOT_CHECKED, detail="trust anchor: not checked"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateReport:
+    """One certificate of a chain, leaf first, with its revocation outcome."""
+
+    subject: str
+    issuer: str
+    serial: str
+    sha256: str
+    role: CertRole
+    not_before: datetime
+    not_after: datetime
+    revocation: RevocationReport = NOT_CHECKED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "serial": self.serial,
+            "sha256": self.sha256,
+            "role": self.role,
+            "not_before": rfc3339(self.not_before),
+            "not_after": rfc3339(self.not_after),
+            "revocation": self.revocation.to_dict(),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignerReport:
+    """The signing certificate (for a document timestamp: the TSA certificate)."""
+
+    subject: str
+    issuer: str
+    serial: str
+    sha256: str
+    not_before: datetime
+    not_after: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "serial": self.serial,
+            "sha256": self.sha256,
+            "not_before": rfc3339(self.not_before),
+            "not_after": rfc3339(self.not_after),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntegrityReport:
+    """ByteRange digest (``intact``), CMS signature (``valid``), coverage and later changes."""
+
+    intact: bool
+    valid: bool
+    coverage: Coverage
+    modifications: Modifications
+    docmdp_ok: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intact": self.intact,
+            "valid": self.valid,
+            "coverage": str(self.coverage),
+            "modifications": str(self.modifications),
+            "docmdp_ok": self.docmdp_ok,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimestampReport:
+    """An RFC 3161 token: the signature timestamp, or the token of a document timestamp."""
+
+    gen_time: datetime
+    tsa: str
+    imprint_ok: bool
+    signature_ok: bool
+    trusted: bool
+    chain_checked_at: datetime | None = None
+    """When the TSA chain was validated (the next covering document timestamp, else now)."""
+    chain: tuple[CertificateReport, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gen_time": rfc3339(self.gen_time),
+            "tsa": self.tsa,
+            "imprint_ok": self.imprint_ok,
+            "signature_ok": self.signature_ok,
+            "trusted": self.trusted,
+            "chain_checked_at": rfc3339(self.chain_checked_at),
+            "chain": [c.to_dict() for c in self.chain],
+            "problems": list(self.problems),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignatureReport:
+    """The verdict for one signature or document timestamp."""
+
+    field: str
+    kind: SignatureKind
+    indication: Indication
+    subindication: SubIndication | None
+    reasons: tuple[str, ...]
+    level: Level | None
+    signer: SignerReport | None
+    integrity: IntegrityReport | None
+    timestamp: TimestampReport | None
+    validation_time: datetime
+    validation_time_source: TimeSource
+    chain: tuple[CertificateReport, ...]
+    warnings: tuple[str, ...] = ()
+    revision: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "kind": self.kind,
+            "indication": str(self.indication),
+            "subindication": None if self.subindication is None else str(self.subindication),
+            "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
+            "level": None if self.level is None else str(self.level),
+            "revision": self.revision,
+            "signer": None if self.signer is None else self.signer.to_dict(),
+            "integrity": None if self.integrity is None else self.integrity.to_dict(),
+            "timestamp": None if self.timestamp is None else self.timestamp.to_dict(),
+            "validation_time": rfc3339(self.validation_time),
+            "validation_time_source": str(self.validation_time_source),
+            "chain": [c.to_dict() for c in self.chain],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileInfo:
+    path: str
+    sha256: str
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "bytes": self.bytes}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyRef:
+    name: str
+    online: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "online": self.online}
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkReport:
+    """Every online request made while validating this file (none under ``online=never``)."""
+
+    requests: int = 0
+    urls: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "urls": list(self.urls)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    """The report for one file."""
+
+    ltv_version: str
+    file: FileInfo
+    checked_at: datetime
+    policy: PolicyRef
+    indication: Indication
+    signatures: tuple[SignatureReport, ...]
+    network: NetworkReport = field(default_factory=NetworkReport)
+    warnings: tuple[str, ...] = ()
+    evidence: tuple[tuple[str, str, int], ...] = ()
+    """Revocation evidence found in the file: (source dss|vri|cms, method ocsp|crl, count)."""
+    error: str | None = None
+    """Set when the file could not be evaluated (exit 4): unreadable, not a PDF, no signature."""
+
+    @property
+    def exit_code(self) -> int:
+        """DESIGN.md: 0 all passed, 1 any failed, 3 indeterminate, 4 not evaluable."""
+        match self.indication:
+            case Indication.TOTAL_PASSED:
+                return 0
+            case Indication.TOTAL_FAILED:
+                return 1
+            case Indication.INDETERMINATE:
+                return 3
+            case Indication.NO_SIGNATURE:
+                return 4
+            case _:
+                assert_never(self.indication)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ltv_version": self.ltv_version,
+            "file": self.file.to_dict(),
+            "checked_at": rfc3339(self.checked_at),
+            "policy": self.policy.to_dict(),
+            "indication": str(self.indication),
+            "signatures": [s.to_dict() for s in self.signatures],
+            "network": self.network.to_dict(),
+            "warnings": list(self.warnings),
+            "evidence": [
+                {"source": src, "method": method, "count": n} for src, method, n in self.evidence
+            ],
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def aggregate(indications: list[Indication]) -> Indication:
+    """The file's indication: the worst of its signatures' (no signature → NO_SIGNATURE)."""
+    if not indications:
+        return Indication.NO_SIGNATURE
+    return max(indications, key=lambda i: i.severity)

@@ -1,0 +1,208 @@
+"""``ltv verify`` end to end through the typer app: exit codes, JSON Lines, --output, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ltv.cli import app
+from tests.unit.pipeline import fixtures as fx
+
+NOW_ARGS = ["--at", "2026-11-28T10:00:00Z"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
+    d = tmp_path_factory.mktemp("pdfs")
+    out = {}
+    for name, data in fx.get_fixtures().items():
+        (d / f"{name}.pdf").write_bytes(data)
+        out[name] = d / f"{name}.pdf"
+    (d / "corrupt.pdf").write_bytes(b"%PDF-1.7\n garbage \x00\x01")
+    out["corrupt"] = d / "corrupt.pdf"
+    return out
+
+
+def trust_args() -> list[str]:
+    import samples.pki as pki
+
+    return ["--trust", str(pki.cert_path("root")), "--tsa-trust", str(pki.cert_path("tsa-root"))]
+
+
+class _Result:
+    """CliRunner result with the exit code ltv's ``main`` gives an LtvError (one boundary)."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        from ltv.errors import LtvError
+
+        self.inner = inner
+        self.stdout: str = inner.stdout
+        self.stderr: str = inner.stderr
+        self.output: str = inner.output
+        exc = inner.exception
+        if isinstance(exc, LtvError):
+            self.exit_code = exc.exit_code
+        elif exc is not None and not isinstance(exc, SystemExit):
+            raise exc
+        else:
+            self.exit_code = inner.exit_code
+
+
+def run(*args: str) -> _Result:
+    return _Result(CliRunner().invoke(app, ["verify", *args]))
+
+
+def jsonl(text: str) -> list[dict]:  # type: ignore[type-arg]
+    docs = [json.loads(line) for line in text.splitlines() if line.strip()]
+    for doc in docs:
+        fx.assert_schema(doc)
+    return docs
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "indication"),
+    [
+        ("good-b-lt", 0, "TOTAL-PASSED"),
+        ("good-b-lta", 0, "TOTAL-PASSED"),
+        ("revoked-before-ts", 1, "TOTAL-FAILED"),
+        ("tampered", 1, "TOTAL-FAILED"),
+        ("unknown", 3, "INDETERMINATE"),
+        ("expired-no-ts", 3, "INDETERMINATE"),
+        ("unsigned", 4, "NO_SIGNATURE"),
+    ],
+)
+def test_exit_codes_and_json(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, name: str, code: int, indication: str
+) -> None:
+    fx.SocketGuard(monkeypatch)
+    result = run(str(files[name]), *trust_args(), "--format", "json")
+    assert result.exit_code == code, result.output
+    (doc,) = jsonl(result.stdout)
+    assert doc["indication"] == indication
+    assert doc["network"] == {"requests": 0, "urls": []}
+    assert doc["policy"] == {"name": "default", "online": "never"}
+
+
+def test_several_files_json_lines_worst_exit(files: dict[str, Path]) -> None:
+    result = run(
+        str(files["good-b-lt"]),
+        str(files["corrupt"]),
+        str(files["revoked-before-ts"]),
+        *trust_args(),
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 1
+    docs = jsonl(result.stdout)
+    assert [d["indication"] for d in docs] == ["TOTAL-PASSED", "NO_SIGNATURE", "TOTAL-FAILED"]
+    assert "Traceback" not in result.output
+
+
+def test_corrupt_file_one_line_exit_4(files: dict[str, Path]) -> None:
+    result = run(str(files["corrupt"]), *trust_args())
+    assert result.exit_code == 4
+    assert "Traceback" not in result.output
+    err_lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(err_lines) == 1 and "corrupt.pdf" in err_lines[0]
+
+
+def test_missing_file_exit_4(tmp_path: Path) -> None:
+    result = run(str(tmp_path / "nope.pdf"), *trust_args())
+    assert result.exit_code == 4
+
+
+def test_text_output_verdict_first(files: dict[str, Path]) -> None:
+    result = run(str(files["revoked-after-ts"]), *trust_args())
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("TOTAL-PASSED")
+    assert "validation time: 2026-03-01T12:00:00Z (signature-timestamp)" in result.stdout
+    assert "[signer]" in result.stdout and "revoked at 2026-06-01T00:00:00Z" in result.stdout
+
+
+def test_output_file_atomic(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "report.jsonl"
+    result = run(str(files["good-b-lt"]), *trust_args(), "--format", "json", "--output", str(out))
+    assert result.exit_code == 0 and result.stdout == ""
+    (doc,) = jsonl(out.read_text())
+    assert doc["indication"] == "TOTAL-PASSED"
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_output_may_not_be_an_input(files: dict[str, Path]) -> None:
+    result = run(str(files["good-b-lt"]), *trust_args(), "--output", str(files["good-b-lt"]))
+    assert result.exit_code == 2
+
+
+def test_no_trust_is_usage_error(files: dict[str, Path]) -> None:
+    result = run(str(files["good-b-lt"]))
+    assert result.exit_code == 2
+
+
+def test_empty_trust_dir_is_usage_error(files: dict[str, Path], tmp_path: Path) -> None:
+    result = run(str(files["good-b-lt"]), "--trust", str(tmp_path))
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--online", "sometimes"],
+        ["--at", "yesterday"],
+        ["--at", "2026-01-01T00:00:00"],
+        ["--format", "xml"],
+    ],
+)
+def test_bad_options_exit_2(files: dict[str, Path], args: list[str]) -> None:
+    result = run(str(files["good-b-lt"]), *trust_args(), *args)
+    assert result.exit_code == 2
+
+
+def test_bad_policy_exit_2(files: dict[str, Path], tmp_path: Path) -> None:
+    p = tmp_path / "p.toml"
+    p.write_text('online = "never"\nfrobnicate = true\n')
+    result = run(str(files["good-b-lt"]), *trust_args(), "--policy", str(p))
+    assert result.exit_code == 2
+
+
+def test_policy_file_and_at(files: dict[str, Path]) -> None:
+    policy = Path(__file__).parents[2] / "samples" / "policies" / "strict.toml"
+    result = run(
+        str(files["good-b-lt"]),
+        *trust_args(),
+        "--policy",
+        str(policy),
+        "--format",
+        "json",
+        *NOW_ARGS,
+    )
+    (doc,) = jsonl(result.stdout)
+    # strict: TSA chain revocation is required, and stapled TSA evidence is old by now
+    assert doc["policy"]["name"] == "strict"
+    assert result.exit_code == 3
+
+
+def test_online_fallback_with_connect_to(files: dict[str, Path], pki_server) -> None:  # type: ignore[no-untyped-def]
+    connect = [f"{k}:{v[0]}:{v[1]}" for k, v in pki_server.connect_to.items()]
+    args = [a for c in connect for a in ("--connect-to", c)]
+    result = run(
+        str(files["good-b-t"]),
+        *trust_args(),
+        "--online",
+        "fallback",
+        *args,
+        "--timeout",
+        "5",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    (doc,) = jsonl(result.stdout)
+    assert doc["network"]["requests"] >= 2
+    assert doc["policy"]["online"] == "fallback"
