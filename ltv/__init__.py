@@ -7,9 +7,13 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "Extender",
     "Indication",
     "Online",
+    "PadesLevel",
     "Report",
+    "Signer",
+    "SigningPolicy",
     "SubIndication",
     "TrustStore",
     "ValidationPolicy",
@@ -20,6 +24,7 @@ __all__ = [
 if TYPE_CHECKING:
     from ltv.policy import Online, ValidationPolicy
     from ltv.report import Indication, Report, SubIndication
+    from ltv.sign import Extender, PadesLevel, Signer, SigningPolicy
     from ltv.trust import TrustStore
     from ltv.verify import Verifier
 
@@ -29,6 +34,10 @@ _LAZY = {
     "Indication": "ltv.report",
     "Report": "ltv.report",
     "SubIndication": "ltv.report",
+    "Signer": "ltv.sign",
+    "SigningPolicy": "ltv.sign",
+    "PadesLevel": "ltv.sign",
+    "Extender": "ltv.sign",
     "TrustStore": "ltv.trust",
     "Verifier": "ltv.verify",
 }
