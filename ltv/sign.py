@@ -690,6 +690,7 @@ class _Engine:
         self.skew = skew
         self._stampers: dict[str, Any] = {}
         self._stamper_lock = threading.Lock()
+        self._chains: dict[str, list[asn1_x509.Certificate]] = {}
 
     def stamper(self, url: str) -> Any:
         """One pyHanko TimeStamper per TSA URL, reused (its size-estimating token is cached)."""
@@ -727,11 +728,30 @@ class _Engine:
         """Checked evidence for every non-root certificate of *chain* (leaf first)."""
         return await asyncio.to_thread(self._evidence_sync, chain, role, at, fresh=fresh)
 
+    def chain_of(
+        self,
+        leaf: asn1_x509.Certificate,
+        others: Iterable[asn1_x509.Certificate],
+        *,
+        role: str,
+    ) -> list[asn1_x509.Certificate]:
+        """:func:`build_chain` over *others* + the engine's certificates, memoised per leaf.
+
+        The pool only grows by what tokens carry, so a chain found once stays valid; a
+        busy signer then checks each TSA chain's signatures once, not once per document.
+        """
+        key = _fingerprint(leaf)
+        chain = self._chains.get(key)
+        if chain is None:
+            chain = build_chain(leaf, [*others, *self.extra_certs], role=role)
+            self._chains[key] = chain
+        return chain
+
     async def tsa_chain_of_stamper(self, url: str, md: str) -> list[asn1_x509.Certificate]:
         """The chain of the TSA at *url*, learned from its (cached) size-estimating token."""
         token = await self.stamper(url).async_dummy_response(md)
         tsa_cert, others = _token_signer(token["content"])
-        return build_chain(tsa_cert, [*others, *self.extra_certs], role="TSA")
+        return self.chain_of(tsa_cert, others, role="TSA")
 
     async def document_timestamp(
         self,
@@ -761,22 +781,51 @@ class _Engine:
         for ev in new:
             covered[_fingerprint(ev.cert)] = ev
         _add_dss(writer, new, certs=chain)
-        out = await PdfTimeStamper(self.stamper(url)).async_timestamp_pdf(
-            writer, md, output=io.BytesIO()
-        )
+        recorder = _RecordingStamper(self.stamper(url))
+        duck: Any = recorder  # a TimeStamper by duck typing (the two methods pyHanko calls)
+        out = await PdfTimeStamper(duck).async_timestamp_pdf(writer, md, output=io.BytesIO())
         out.seek(0)
         data: bytes = out.read()
-        # The token actually returned: is its TSA certificate the one we covered?
-        reader = _reader(data)
-        last = reader.embedded_timestamp_signatures[-1]
-        tsa_cert, others = _token_signer(last.signed_data)
+        # The token actually returned (recorded, not re-read from the PDF): is its TSA
+        # certificate the one we covered?
+        if recorder.token is None:  # pragma: no cover - pyHanko always asks for one
+            raise SigningError("internal error: no document timestamp token was requested")
+        token_sd = recorder.token["content"]
+        tsa_cert, others = _token_signer(token_sd)
         if _fingerprint(tsa_cert) not in covered:
-            tchain = build_chain(tsa_cert, [*others, *self.extra_certs], role="TSA")
-            extra = await self.evidence(tchain, "TSA", _gen_time(last.signed_data), fresh=fresh)
+            # Rare (the TSA switched certificates since its size-estimating token): the new
+            # chain's evidence goes in one more DSS update, keyed to this timestamp's VRI.
+            tchain = self.chain_of(tsa_cert, others, role="TSA")
+            extra = await self.evidence(tchain, "TSA", _gen_time(token_sd), fresh=fresh)
+            last = _reader(data).embedded_timestamp_signatures[-1]
             w2 = _writer(data)
             _add_dss(w2, extra, certs=tchain, vri_for=last.pkcs7_content)
             data = _write_update(w2)
         return data
+
+
+class _RecordingStamper:
+    """A per-call view of a shared pyHanko TimeStamper that remembers the token it got.
+
+    ``PdfTimeStamper.async_timestamp_pdf`` uses ``async_dummy_response`` (size estimate, cached
+    by the shared stamper) and ``async_timestamp`` (the real request); the shared stamper
+    serves concurrent requests, so the token is recorded here, per call.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.token: cms.ContentInfo | None = None
+
+    async def async_dummy_response(self, md_algorithm: str) -> Any:
+        return await self._inner.async_dummy_response(md_algorithm)
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> Any:
+        token = await self._inner.async_timestamp(message_digest, md_algorithm)
+        self.token = token
+        return token
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 # -- Signer ------------------------------------------------------------------------------------
@@ -1033,19 +1082,21 @@ class Signer:
             self._engine.stamper(policy.tsa_url) if policy.tsa_url and level.needs_tsa else None
         )
         pdf_signer = PdfSigner(meta, signer=self._pyhanko_signer, timestamper=stamper)
-        signed = await _sign_at(pdf_signer, writer, when)
+        signed, contents = await _sign_at_with_contents(pdf_signer, writer, when)
         if not level.needs_evidence:
             return signed
 
         # (3) B-LT: the TSA certificate arrives inside the token: collect its chain's evidence.
-        reader = _reader(signed)
-        emb = next(s for s in reader.embedded_regular_signatures if s.field_name == field_name)
-        tsa_chains: list[list[asn1_x509.Certificate]] = []
+        # The token is read from the /Contents just written (no second parse of the PDF).
+        from asn1crypto import cms as asn1_cms
         from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 
-        for tst in extract_tst_data_iter(emb.signer_info, signed=False):
+        signed_data = asn1_cms.ContentInfo.load(contents)["content"]
+        (signer_info,) = signed_data["signer_infos"]
+        tsa_chains: list[list[asn1_x509.Certificate]] = []
+        for tst in extract_tst_data_iter(signer_info, signed=False):
             tsa_cert, others = _token_signer(tst)
-            tchain = build_chain(tsa_cert, [*others, *self._engine.extra_certs], role="TSA")
+            tchain = self._engine.chain_of(tsa_cert, others, role="TSA")
             tsa_chains.append(tchain)
             for ev in await self._engine.evidence(tchain, "TSA", _gen_time(tst)):
                 covered.setdefault(_fingerprint(ev.cert), ev)
@@ -1054,7 +1105,7 @@ class Signer:
         # SHA-1 of the signature's /Contents (§5.4.2.2).
         w2 = _writer(signed)
         all_certs = [*chain, *(c for tc in tsa_chains for c in tc)]
-        _add_dss(w2, covered.values(), certs=all_certs, vri_for=emb.pkcs7_content)
+        _add_dss(w2, covered.values(), certs=all_certs, vri_for=contents)
         if not level.needs_document_timestamp:
             return _write_update(w2)
 
@@ -1093,10 +1144,20 @@ def _pyca_certs(paths: Iterable[str | os.PathLike[str]]) -> list[pyca_x509.Certi
 
 
 async def _sign_at(pdf_signer: Any, writer: Any, when: datetime) -> bytes:
-    """pyHanko's ``PdfSigner.async_sign_pdf`` with an explicit signing time (``/M``).
+    """pyHanko's ``PdfSigner.async_sign_pdf`` with an explicit signing time (``/M``)."""
+    data, _contents = await _sign_at_with_contents(pdf_signer, writer, when)
+    return data
+
+
+async def _sign_at_with_contents(
+    pdf_signer: Any, writer: Any, when: datetime
+) -> tuple[bytes, bytes]:
+    """:func:`_sign_at`, also returning the signature's ``/Contents`` (CMS + zero padding).
 
     pyHanko reads the local clock for the session's ``system_time``; the steps below are those
-    of ``async_sign_pdf`` with the session time set to *when*.
+    of ``async_sign_pdf`` with the session time set to *when*. The ``/Contents`` bytes are cut
+    from the reserved region pyHanko filled (exactly what a reader's ``pkcs7_content`` would
+    give), so the caller need not parse the signed PDF again to find the signature.
     """
     from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
@@ -1118,7 +1179,9 @@ async def _sign_at(pdf_signer: Any, writer: Any, when: datetime) -> bytes:
     await post.post_signature_processing(output)
     output.seek(0)
     data: bytes = output.read()
-    return data
+    # The reserved region is '<' + hex + '>' (pdf_byterange.fill_reserved_region).
+    hex_contents = data[prepared.reserved_region_start + 1 : prepared.reserved_region_end - 1]
+    return data, bytes.fromhex(hex_contents.decode("ascii"))
 
 
 # -- Extender ----------------------------------------------------------------------------------

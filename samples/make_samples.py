@@ -83,16 +83,19 @@ class Sample:
     name: str
     indication: str
     subindication: str | None
+    level: str | None
+    """PAdES level ``ltv verify`` reports: the format level reached, independent of the verdict."""
     note: str
 
 
 SAMPLES: tuple[Sample, ...] = (
-    Sample("good-b-lt.pdf", "TOTAL-PASSED", None, "signer-good, PAdES B-LT"),
-    Sample("good-b-lta.pdf", "TOTAL-PASSED", None, "signer-good, PAdES B-LTA"),
+    Sample("good-b-lt.pdf", "TOTAL-PASSED", None, "B-LT", "signer-good, PAdES B-LT"),
+    Sample("good-b-lta.pdf", "TOTAL-PASSED", None, "B-LTA", "signer-good, PAdES B-LTA"),
     Sample(
         "revoked-before-timestamp.pdf",
         "TOTAL-FAILED",
         "REVOKED",
+        "B-LT",
         "signer-revoked; signature timestamp 2026-07-01 is after the revocation (2026-06-01, "
         "keyCompromise); the DSS holds the signed 'revoked' OCSP response",
     ),
@@ -100,6 +103,7 @@ SAMPLES: tuple[Sample, ...] = (
         "revoked-after-timestamp.pdf",
         "TOTAL-PASSED",
         None,
+        "B-LT",
         "signer-revoked; B-LT made 2026-05-01 with a 'good' OCSP response, then a later DSS "
         "update adds the 'revoked' response (revoked 2026-06-01, after the timestamp: POE wins)",
     ),
@@ -107,18 +111,21 @@ SAMPLES: tuple[Sample, ...] = (
         "expired-without-evidence.pdf",
         "INDETERMINATE",
         "OUT_OF_BOUNDS_NO_POE",
+        "B-T",
         "signer-expired (valid 2021-01-01..2022-01-01), B-T timestamp 2026-11-01, no DSS",
     ),
     Sample(
         "unknown.pdf",
         "INDETERMINATE",
         None,
+        "B-T",
         "signer-unknown; the DSS holds a signed OCSP response saying 'unknown' (never 'good')",
     ),
     Sample(
         "no-timestamp.pdf",
         "INDETERMINATE",
         "TRY_LATER",
+        "B-B",
         "signer-good, PAdES B-B: no timestamp, no evidence; offline (--online never) the "
         "revocation status cannot be established (with --online fallback and the PKI running: "
         "TOTAL-PASSED)",
@@ -127,6 +134,7 @@ SAMPLES: tuple[Sample, ...] = (
         "tampered-after-signing.pdf",
         "TOTAL-FAILED",
         "HASH_FAILURE",
+        None,
         "good-b-lt.pdf with one byte of the signed page content changed (same length)",
     ),
 )

@@ -13,10 +13,15 @@ Exit codes: 0 written; 2 usage (bad options, OUT is IN, OUT exists without ``--f
 ``--tsa`` for B-T and above); 4 input or evidence problem (unreadable PDF or key, evidence
 revoked/unknown/offline, TSA failure). Nothing is written unless everything succeeded; OUT is
 written atomically (:func:`ltv.output.write_atomic`).
+
+stderr carries one line per error and nothing else: what pyHanko (and asyncio) log — some of it
+with a traceback, ``logger.warning(..., exc_info=True)`` — is kept off it unless ``--verbose``
+(:func:`configure_logging`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -32,6 +37,37 @@ if TYPE_CHECKING:
 _CONNECT_TO = re.compile(r"^(\[[^\]]+\]|[^:\[\]]+):(\d+):(\[[^\]]+\]|[^:\[\]]+):(\d+)$")
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+LIBRARY_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "asyncio", "aiohttp", "ltv")
+"""Loggers whose records a signing run keeps off stderr unless ``--verbose``."""
+
+
+class _VerboseHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stderr handler ``--verbose`` installs (a class of its own, so it can be removed)."""
+
+
+def configure_logging(verbose: bool) -> None:
+    """The CLI owns logging; idempotent, so in-process callers may run commands repeatedly.
+
+    Quiet (default): a ``NullHandler`` on each of :data:`LIBRARY_LOGGERS`. Python writes a
+    record to stderr by itself only through its last-resort handler, i.e. when no handler is
+    found on the logger's way to the root; the ``NullHandler`` is such a handler, so nothing
+    (tracebacks included) reaches stderr, while records still propagate to any handler a host
+    application configured. ``--verbose``: records at INFO and above go to stderr as
+    ``ltv: log: NAME: LEVEL: message``, tracebacks included.
+    """
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if isinstance(h, _VerboseHandler)]:
+            logger.removeHandler(handler)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+        logger.setLevel(logging.INFO if verbose else logging.NOTSET)
+    if verbose:
+        handler = _VerboseHandler()
+        handler.setFormatter(logging.Formatter("ltv: log: %(name)s: %(levelname)s: %(message)s"))
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).addHandler(handler)
 
 
 def register(app: typer.Typer) -> None:
@@ -137,10 +173,14 @@ def sign_command(
         float, typer.Option("--timeout", help="Seconds per network request.")
     ] = 10.0,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show pyHanko's log records (with tracebacks).")
+    ] = False,
 ) -> None:
     """Sign IN.pdf at a PAdES level; for B-LT/B-LTA, staple checked evidence (DSS)."""
     from ltv.errors import UsageError
 
+    configure_logging(verbose)
     lvl = level.upper()
     if lvl not in LEVELS:
         raise UsageError(f"--level {level!r}: expected one of {', '.join(LEVELS)}")
@@ -238,8 +278,12 @@ def extend_command(
         float, typer.Option("--timeout", help="Seconds per network request.")
     ] = 10.0,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show pyHanko's log records (with tracebacks).")
+    ] = False,
 ) -> None:
     """Add fresh evidence for every embedded timestamp and one new document timestamp."""
+    configure_logging(verbose)
     from ltv.output import check_output_path, write_atomic
     from ltv.sign import Extender, load_certificate_files
 

@@ -39,17 +39,21 @@ __all__ = [
     "OCSP_HTTP500_URL",
     "OCSP_INTERM_URL",
     "OCSP_REFUSED_URL",
+    "OCSP_ROOT_SELF_URL",
     "OCSP_ROOT_URL",
     "OCSP_SLOW_URL",
+    "OCSP_TSA_ROOT_SELF_URL",
     "OCSP_TSA_ROOT_URL",
     "OCSP_UNKNOWN_URL",
     "P12_PASSPHRASE",
     "PKI_DIR",
     "REFUSED_HOST",
+    "RESPONDERS",
     "REVOCATION_REASON",
     "REVOKED_SINCE",
     "ROOT_CERT",
     "ROOT_KEY",
+    "ROOT_OCSP_CERT",
     "SIGNERS",
     "SIGNER_CRL_URL",
     "SIGNER_GOOD_CERT",
@@ -59,6 +63,7 @@ __all__ = [
     "TSA_CERT",
     "TSA_KEY",
     "TSA_ROOT_CERT",
+    "TSA_ROOT_OCSP_CERT",
     "TSA_URL",
     "URL_PREFIX",
     "cert_path",
@@ -95,7 +100,18 @@ SIGNERS: Final = (
     "signer-http500",
     "signer-garbage",
 )
-CERT_LABELS: Final = ("root", "interm", "interm-ocsp", "tsa-root", "tsa", *SIGNERS)
+RESPONDERS: Final = ("root-ocsp", "interm-ocsp", "tsa-root-ocsp")
+"""Delegated OCSP responders (id-kp-OCSPSigning, id-pkix-ocsp-nocheck), one per CA."""
+CERT_LABELS: Final = (
+    "root",
+    "interm",
+    "interm-ocsp",
+    "root-ocsp",
+    "tsa-root",
+    "tsa",
+    "tsa-root-ocsp",
+    *SIGNERS,
+)
 """Every certificate/key label: ``certs/<label>.cert.pem``, ``keys/<label>.key.pem``."""
 
 REVOKED_SINCE: Final = datetime(2026, 6, 1, tzinfo=UTC)
@@ -104,7 +120,8 @@ REVOCATION_REASON: Final = "key_compromise"
 
 
 def ocsp_url(label: str) -> str:
-    """URL of OCSP responder ``label``: root, interm, tsa-root, unknown, slow, http500, garbage."""
+    """URL of OCSP responder ``label``: root, interm, tsa-root, root-self, tsa-root-self,
+    unknown, slow, http500, garbage."""
     return f"{URL_PREFIX}/{ARCH}/ocsp/{label}"
 
 
@@ -114,11 +131,15 @@ def crl_url(label: str) -> str:
 
 
 OCSP_ROOT_URL: Final = ocsp_url("root")
-"""Issuer-signed (root's own key); answers for ``interm``."""
+"""Delegated responder ``root-ocsp``; answers for ``interm`` (interm's AIA)."""
+OCSP_ROOT_SELF_URL: Final = ocsp_url("root-self")
+"""Issuer-signed (root's own key); answers for ``interm``; in no certificate's AIA."""
 OCSP_INTERM_URL: Final = ocsp_url("interm")
 """Delegated responder ``interm-ocsp``; answers for the signers."""
 OCSP_TSA_ROOT_URL: Final = ocsp_url("tsa-root")
-"""Issuer-signed (tsa-root's own key); answers for ``tsa``."""
+"""Delegated responder ``tsa-root-ocsp``; answers for ``tsa`` (tsa's AIA)."""
+OCSP_TSA_ROOT_SELF_URL: Final = ocsp_url("tsa-root-self")
+"""Issuer-signed (tsa-root's own key); answers for ``tsa``; in no certificate's AIA."""
 OCSP_UNKNOWN_URL: Final = ocsp_url("unknown")
 """Signed by ``interm-ocsp``, says 'unknown' for every CertID issued by interm."""
 OCSP_SLOW_URL: Final = ocsp_url("slow")
@@ -194,8 +215,10 @@ def chain_paths(label: str) -> tuple[Path, ...]:
         "root": None,
         "interm": "root",
         "interm-ocsp": "interm",
+        "root-ocsp": "root",
         "tsa-root": None,
         "tsa": "tsa-root",
+        "tsa-root-ocsp": "tsa-root",
         **dict.fromkeys(SIGNERS, "interm"),
     }
     if label not in issuers:
@@ -221,6 +244,8 @@ ROOT_KEY: Final = key_path("root")
 INTERM_CERT: Final = cert_path("interm")
 INTERM_OCSP_CERT: Final = cert_path("interm-ocsp")
 INTERM_OCSP_KEY: Final = key_path("interm-ocsp")
+ROOT_OCSP_CERT: Final = cert_path("root-ocsp")
+TSA_ROOT_OCSP_CERT: Final = cert_path("tsa-root-ocsp")
 TSA_ROOT_CERT: Final = cert_path("tsa-root")
 TSA_CERT: Final = cert_path("tsa")
 TSA_KEY: Final = key_path("tsa")

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate":
         from samples.pki.generate import generate
 
-        generate(keep_keys=args.keep_keys)
+        written = generate(keep_keys=args.keep_keys)
+        sys.stdout.write(f"certificates written: {' '.join(written) or '(none changed)'}\n")
         return 0
     _serve(args.port, args.fake_time, args.slow_seconds)
     return 0

@@ -260,3 +260,83 @@ def test_help_lists_both_commands() -> None:
         [sys.executable, "-m", "ltv", "--help"], capture_output=True, text=True, check=True
     )
     assert "sign" in result.stdout and "extend" in result.stdout
+
+
+# -- stderr stays clean: pyHanko's log records (some with tracebacks) only with --verbose -------
+
+
+def _sloppy_xref_pdf(path: Path) -> Path:
+    """The unsigned sample with object 1's xref offset one byte early (on the newline before
+    ``1 0 obj``): readable, but pyHanko's strict reader logs 'Superfluous whitespace'."""
+    data = make_unsigned_pdf()
+    offset = data.index(b"\n1 0 obj") + 1
+    entry = b"%010d 00000 n" % offset
+    assert entry in data
+    path.write_bytes(data.replace(entry, b"%010d 00000 n" % (offset - 1), 1))
+    return path
+
+
+def _ltv(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    """``ltv ARGS`` in a fresh interpreter (pytest's own log handlers would hide leaks)."""
+    code = f"{prelude}\nimport sys\nsys.argv = ['ltv', *{list(args)!r}]\nimport ltv.__main__\n"
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _pem_b_b(src: Path, out: Path) -> list[str]:
+    return [
+        "sign", str(src), str(out), "--level", "B-B",
+        "--key", str(pki.SIGNER_GOOD_KEY), "--cert", str(pki.SIGNER_GOOD_CERT),
+        "--chain", str(pki.INTERM_CERT),
+    ]  # fmt: skip
+
+
+def test_pyhanko_warnings_stay_off_stderr_unless_verbose(tmp_path: Path) -> None:
+    src = _sloppy_xref_pdf(tmp_path / "sloppy.pdf")
+    quiet = _ltv(*_pem_b_b(src, tmp_path / "quiet.pdf"))
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    loud = _ltv(*_pem_b_b(src, tmp_path / "loud.pdf"), "--verbose")
+    assert loud.returncode == 0, loud.stderr
+    assert "ltv: log: pyhanko.pdf_utils.xref: WARNING: Superfluous whitespace" in loud.stderr
+
+
+# pyHanko logs failures it handles with `logger.warning(..., exc_info=True)`; make one happen
+# in the middle of a signing run (from a pyHanko logger, while pyHanko is at work).
+_LOG_WITH_TRACEBACK = """
+import logging
+import pyhanko.sign.signers.pdf_signer as pdf_signer
+_real = pdf_signer.PdfSigner.init_signing_session
+def _noisy(self, *args, **kwargs):
+    try:
+        raise ValueError("simulated failure pyHanko recovered from")
+    except ValueError:
+        logging.getLogger("pyhanko.sign.validation").warning("handled", exc_info=True)
+    return _real(self, *args, **kwargs)
+pdf_signer.PdfSigner.init_signing_session = _noisy
+"""
+
+
+def test_no_traceback_on_stderr_from_pyhanko_logs(tmp_path: Path) -> None:
+    src = tmp_path / "in.pdf"
+    src.write_bytes(make_unsigned_pdf())
+    quiet = _ltv(*_pem_b_b(src, tmp_path / "quiet.pdf"), prelude=_LOG_WITH_TRACEBACK)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "Traceback" not in quiet.stderr
+    assert quiet.stderr == ""
+    loud = _ltv(*_pem_b_b(src, tmp_path / "loud.pdf"), "--verbose", prelude=_LOG_WITH_TRACEBACK)
+    assert loud.returncode == 0, loud.stderr
+    assert "ltv: log: pyhanko.sign.validation: WARNING: handled" in loud.stderr
+    assert "Traceback" in loud.stderr and "simulated failure" in loud.stderr
+
+
+def test_extend_has_verbose_too() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ltv", "extend", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
+    assert "--verbose" in result.stdout

@@ -273,15 +273,22 @@ def test_ocsp_unknown_responder_signs_unknown(pki_server: PkiServer, method: str
 
 
 @pytest.mark.parametrize(
-    ("label", "issuer", "responder_url"),
-    [("interm", "root", pki.OCSP_ROOT_URL), ("tsa", "tsa-root", pki.OCSP_TSA_ROOT_URL)],
+    ("label", "issuer", "responder_url", "responder"),
+    [
+        # the roots delegate (the responders in interm's and tsa's AIA) ...
+        ("interm", "root", pki.OCSP_ROOT_URL, "root-ocsp"),
+        ("tsa", "tsa-root", pki.OCSP_TSA_ROOT_URL, "tsa-root-ocsp"),
+        # ... and answer with their own key only at the -self URLs (in no certificate)
+        ("interm", "root", pki.OCSP_ROOT_SELF_URL, "root"),
+        ("tsa", "tsa-root", pki.OCSP_TSA_ROOT_SELF_URL, "tsa-root"),
+    ],
 )
-def test_ocsp_ca_responders_are_issuer_signed(
-    pki_server: PkiServer, label: str, issuer: str, responder_url: str
+def test_ocsp_ca_responders(
+    pki_server: PkiServer, label: str, issuer: str, responder_url: str, responder: str
 ) -> None:
     pki_server.freeze(T_AFTER)
     reply = _http(pki_server, "POST", _path(responder_url), _ocsp_request(label, issuer))
-    single = _check_ocsp(reply.body, responder=issuer, cert_label=label, at=T_AFTER)
+    single = _check_ocsp(reply.body, responder=responder, cert_label=label, at=T_AFTER)
     assert single["cert_status"].name == "good"
 
 
@@ -528,9 +535,15 @@ def test_committed_certificates_chain_and_urls(label: str) -> None:
     if label == "tsa":
         assert cert.extended_key_usage_value.native == ["time_stamping"]
         assert cert.critical_extensions >= {"extended_key_usage"}
-    if label == "interm-ocsp":
+    if label in pki.RESPONDERS:
+        # RFC 6960 §4.2.2.2: issued directly by the CA it answers for, id-kp-OCSPSigning;
+        # §4.2.2.2.1 id-pkix-ocsp-nocheck (so no revocation data is needed for it).
+        assert issuer_label == label.removesuffix("-ocsp")
         assert cert.extended_key_usage_value.native == ["ocsp_signing"]
+        assert cert.critical_extensions >= {"extended_key_usage", "key_usage"}
+        assert cert.key_usage_value.native == {"digital_signature"}
         assert cert.ocsp_no_check_value is not None
+        assert not cert.ca
 
 
 def test_p12_opens_with_documented_passphrase() -> None:

@@ -70,10 +70,17 @@ def make_signer(
     )
 
 
+RENEWED_AFTER = timedelta(days=3)
+"""When the fixture renews the B-LTA output: the sample OCSP answers are valid one day, so by
+then the evidence embedded at signing time is stale and only proofs of existence carry it."""
+
+
 @dataclass
 class Signed:
     outputs: dict[str, bytes]
     crl_variant: dict[str, bytes]
+    renewed: bytes
+    """``outputs["B-LTA"]`` extended at ``signed_at + RENEWED_AFTER`` (server clock frozen)."""
     signed_at: datetime
     server: PkiServer
 
@@ -83,7 +90,7 @@ def signed() -> Iterator[Signed]:
     server = PkiServer(port=0).start()
     try:
         client = HttpClient(connect_to=server.connect_to, timeout=5)
-        at = datetime.now(UTC)
+        at = datetime.now(UTC).replace(microsecond=0)
         outputs = {
             lv.value: make_signer(client, lv.value).sign(UNSIGNED, field="Sig", at=at)
             for lv in PadesLevel
@@ -97,9 +104,14 @@ def signed() -> Iterator[Signed]:
         crl_variant["extended"] = Extender(
             tsa_url=TSA_URL, network=blocking, trust=[pki.load_cert("tsa-root")]
         ).extend(crl_variant["B-LTA"])
+        # The archive's renewal, three days on.
+        server.freeze(at + RENEWED_AFTER)
+        renewed = Extender(
+            tsa_url=TSA_URL, network=client, trust=[pki.load_cert("tsa-root")]
+        ).extend(outputs["B-LTA"], at=at + RENEWED_AFTER)
     finally:
         server.stop()
-    yield Signed(outputs, crl_variant, at, server)
+    yield Signed(outputs, crl_variant, renewed, at, server)
 
 
 # -- offline inspection helpers ----------------------------------------------------------------
@@ -238,14 +250,31 @@ def test_crl_is_used_when_ocsp_is_unusable(signed: Signed) -> None:
 
 
 def test_pyhanko_offline_ades_accepts_b_lt(signed: Signed) -> None:
-    # No document timestamp: pyHanko's LTA process has no proof of existence for the
-    # validation data (NO_POE is its past-validation verdict), but the signature validates
-    # at the current time from the embedded evidence alone.
+    """B-LT: the strongest verdict ``ades_lta_validation`` can give without a document timestamp.
+
+    What B-LT *can* get (EN 319 102-1 §5.5, validation with time): at a validation time inside
+    the embedded evidence's validity window (the sample OCSP answers are valid one day) the
+    signature is intact, valid and trusted from the DSS alone, and its signature timestamp is
+    validated and trusted too: ``api_status.bottom_line``.
+
+    What it *cannot* get: ``ades_subindic`` OK. pyHanko always runs past signature validation
+    (§5.6.2.4) in the LTA process; the time slide moves the control time back to the OCSP
+    answers' thisUpdate (≈ the signing time), and then needs a proof of existence of the
+    certificates and revocation data *before* that time. The signature timestamp proves only
+    the signature value; DSS material gets its POE from a document timestamp, which B-LT does
+    not have, so the POE is the validation time itself: NO_POE ("Unable to construct plausible
+    past validation path"). Once the evidence expires (here after a day) even the current-time
+    validation fails offline: that is what B-LTA and renewal are for (next test).
+    """
     result = ades(signed.outputs["B-LT"], signed.signed_at + timedelta(minutes=5))
-    assert result.api_status.bottom_line, result.failure_msg
     status = result.api_status
+    assert status.bottom_line, result.failure_msg
     assert status.intact and status.valid and status.trusted
-    assert result.ades_subindic.name in ("OK", "NO_POE")
+    assert status.timestamp_validity is not None and status.timestamp_validity.trusted
+    assert result.ades_subindic.name == "NO_POE"
+    assert "past validation" in (result.failure_msg or "")
+    stale = ades(signed.outputs["B-LT"], signed.signed_at + RENEWED_AFTER)
+    assert not stale.api_status.bottom_line
 
 
 def test_pyhanko_offline_ades_passes_b_lta_with_crl_evidence_for_cas(signed: Signed) -> None:
@@ -256,15 +285,29 @@ def test_pyhanko_offline_ades_passes_b_lta_with_crl_evidence_for_cas(signed: Sig
 
 
 def test_pyhanko_offline_ades_passes_b_lta(signed: Signed) -> None:
+    """B-LTA and its renewal pass pyHanko's LTA validation (EN 319 102-1 §5.6.3) offline.
+
+    The OCSP answers for ``interm`` and ``tsa`` come from the roots' *delegated* responders
+    (``root-ocsp``, ``tsa-root-ocsp``: id-kp-OCSPSigning + ocsp-nocheck). With issuer-signed
+    root answers pyhanko-certvalidator 0.33 fails here with NO_POE: its past-validation
+    provenance path for a response signed by a trust anchor is [anchor -> anchor]
+    (``_delegated_ocsp_response_path``), and the time slide then asks for revocation data
+    *for the root* (see samples/pki/README.md).
+    """
     result = ades(signed.outputs["B-LTA"], signed.signed_at + timedelta(minutes=5))
-    assert result.api_status.bottom_line, result.failure_msg
-    if result.ades_subindic.name != "OK":
-        # pyhanko-certvalidator 0.33 builds the responder path of an OCSP response signed by
-        # the issuing CA itself as [root -> root] when that CA is the trust anchor, then asks
-        # for revocation data *for the root* in the past-validation time slide. The sample
-        # PKI's root and tsa-root answer OCSP with their own key, so this trips; the CRL
-        # variant above passes. See the report of issue 3.
-        pytest.xfail(f"pyHanko issuer-signed root OCSP limitation: {result.failure_msg}")
+    assert result.ades_subindic.name == "OK", result.failure_msg
+    assert result.api_status.bottom_line
+    assert result.oldest_evidence_record_timestamp is not None
+    # The newest document timestamp is validated at the validation time, so its TSA's
+    # evidence must be fresh then: three days on, the original B-LTA is stale offline ...
+    stale = ades(signed.outputs["B-LTA"], signed.signed_at + RENEWED_AFTER + timedelta(minutes=5))
+    assert stale.ades_subindic.name != "OK"
+    # ... and the renewed file passes on proofs of existence alone: the first document
+    # timestamp vouches for the stale signing-time evidence (past validation, §5.6.2.4).
+    renewed = ades(signed.renewed, signed.signed_at + RENEWED_AFTER + timedelta(minutes=5))
+    assert renewed.ades_subindic.name == "OK", renewed.failure_msg
+    assert renewed.api_status.bottom_line
+    assert renewed.failure_msg is None  # past validation succeeded, not merely skipped
 
 
 # -- refusals ----------------------------------------------------------------------------------
@@ -374,6 +417,42 @@ def test_concurrent_requests_share_one_fetch_per_certificate(pki_server: PkiServ
     assert signer.cache.fetches == 3
 
 
+def test_reused_signer_at_b_lta_fetches_nothing_twice(
+    pki_server: PkiServer, monkeypatch: Any
+) -> None:
+    """Two consecutive B-LTA signatures with one Signer: the second asks the network only for
+    its two timestamps, and no signed output is parsed again to find what was just written."""
+    import ltv.sign as sign_module
+
+    parsed: list[int] = []
+    real_reader = sign_module._reader
+
+    def counting_reader(pdf: bytes) -> Any:
+        parsed.append(len(pdf))
+        return real_reader(pdf)
+
+    monkeypatch.setattr(sign_module, "_reader", counting_reader)
+    client = HttpClient(connect_to=pki_server.connect_to)
+    signer = make_signer(client, "B-LTA")
+
+    def kinds(exchanges: Any) -> list[str]:
+        return sorted(e.url.removeprefix(pki.URL_PREFIX).split("/")[2] for e in exchanges)
+
+    signer.sign(UNSIGNED)
+    first = list(client.exchanges)
+    # OCSP for signer-good, interm and tsa; the TSA: size estimate, signature and document
+    # timestamps (the size-estimating token is cached per Signer and TSA URL).
+    assert kinds(first) == ["ocsp"] * 3 + ["tsa"] * 3
+    signer.sign(UNSIGNED)
+    second = client.exchanges[len(first) :]
+    assert kinds(second) == ["tsa", "tsa"]  # signature timestamp + document timestamp
+    assert [e.method for e in second] == ["POST", "POST"]
+    assert len(pki_server.log.snapshot()) == len(first) + 2
+    assert signer.cache.fetches == 3
+    # only the input is parsed (is the field free?), never an intermediate signed output
+    assert parsed == [len(UNSIGNED), len(UNSIGNED)]
+
+
 def test_cache_expires_at_next_update(pki_server: PkiServer) -> None:
     client = HttpClient(connect_to=pki_server.connect_to)
     signer = make_signer(client, "B-LT")
@@ -471,3 +550,20 @@ def test_every_sample_in_the_table_is_committed() -> None:
         data = (SAMPLES_DIR / sample.name).read_bytes()
         assert data.startswith(b"%PDF"), sample.name
     assert (SAMPLES_DIR / "unsigned.pdf").read_bytes() == UNSIGNED
+
+
+def test_samples_readme_table_agrees_with_make_samples() -> None:
+    from samples.make_samples import SAMPLES, SAMPLES_DIR
+
+    rows: dict[str, list[str]] = {}
+    for line in (SAMPLES_DIR / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and cells[0].endswith(".pdf`"):
+            rows[cells[0].strip("`")] = cells[1:4]
+    for sample in SAMPLES:
+        indication, subindication, level = rows.pop(sample.name)
+        assert indication == sample.indication, sample.name
+        if sample.subindication is not None:
+            assert subindication == sample.subindication, sample.name
+        assert level.split(" (")[0] == (sample.level or "—"), sample.name
+    assert list(rows) == ["unsigned.pdf"]

@@ -66,9 +66,17 @@ def test_sha256_certid(client: HttpClient, interm: Any) -> None:
 
 
 def test_issuer_signed_responder_for_the_intermediate(client: HttpClient, interm: Any) -> None:
-    outcome = fetch_ocsp(client, interm, pki.load_cert("root"))
+    # The root answers through its delegated responder at the AIA URL; its own key answers
+    # at the "-self" URL, which no certificate names (RFC 6960 §4.2.2.2, first case).
+    outcome = fetch_ocsp(client, interm, pki.load_cert("root"), url=pki.OCSP_ROOT_SELF_URL)
     assert outcome.status is RevocationStatus.GOOD
     assert outcome.responder_delegated is False
+
+
+def test_delegated_responder_for_the_intermediate(client: HttpClient, interm: Any) -> None:
+    outcome = fetch_ocsp(client, interm, pki.load_cert("root"))
+    assert outcome.status is RevocationStatus.GOOD
+    assert outcome.responder_delegated is True
 
 
 def test_revoked_after_the_revocation_date(
