@@ -69,9 +69,16 @@ def _cert_line(c: CertificateReport) -> str:
     if r.revoked_at is not None:
         when = f" at {rfc3339(r.revoked_at)}"
     detail = f" — {escape(r.detail)}" if r.detail else ""
+    others = [
+        f"{e.status} via {e.method}/{e.source}"
+        + (f" (thisUpdate {rfc3339(e.this_update)})" if e.this_update else "")
+        for e in r.evidence
+        if not e.deciding
+    ]
+    also = f"\n        also considered: {escape('; '.join(others))}" if others else ""
     return (
         f"    {escape(f'[{c.role}]')} {escape(c.subject)} (serial {c.serial})\n"
-        f"        revocation: [{style}]{r.status}[/{style}]{when}{how}{detail}"
+        f"        revocation: [{style}]{r.status}[/{style}]{when}{how}{detail}{also}"
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal, assert_never
 __all__ = [
     "CertificateReport",
     "Coverage",
+    "EvidenceRef",
     "FileInfo",
     "Indication",
     "IntegrityReport",
@@ -169,6 +170,35 @@ def rfc3339(moment: datetime | None) -> str | None:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EvidenceRef:
+    """One piece of revocation evidence considered for a certificate (deciding or not)."""
+
+    method: EvidenceMethod
+    source: EvidenceSource
+    status: str
+    """What this evidence says: good / revoked / unknown, or offline (with ``detail``)."""
+    this_update: datetime | None = None
+    produced_at: datetime | None = None
+    revoked_at: datetime | None = None
+    url: str | None = None
+    detail: str | None = None
+    deciding: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "source": self.source,
+            "status": self.status,
+            "this_update": rfc3339(self.this_update),
+            "produced_at": rfc3339(self.produced_at),
+            "revoked_at": rfc3339(self.revoked_at),
+            "url": self.url,
+            "detail": self.detail,
+            "deciding": self.deciding,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class RevocationReport:
     """How one certificate's revocation status was settled (or why it was not)."""
 
@@ -191,6 +221,9 @@ class RevocationReport:
     warnings: tuple[str, ...] = ()
     """Evidence that did not decide the outcome but should be seen (e.g. an 'unknown' from one
     responder beside a CRL that proves the certificate not revoked)."""
+    evidence: tuple[EvidenceRef, ...] = ()
+    """Every relevant piece of evidence considered, embedded and fetched (``online=always``
+    keeps both; the deciding one is marked)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -206,6 +239,7 @@ class RevocationReport:
             "detail": self.detail,
             "status_at_validation_time": str(self.status_at_validation_time),
             "warnings": list(self.warnings),
+            "evidence": [e.to_dict() for e in self.evidence],
         }
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,7 +60,24 @@ if TYPE_CHECKING:
     from ltv.pipeline.revocation import CertRevocation, RevocationContext
     from ltv.pipeline.timestamp import TokenResult
 
-__all__ = ["Verifier", "utc_now"]
+__all__ = ["PYHANKO_LOGGERS", "Verifier", "keep_library_logs_off_stderr", "utc_now"]
+
+PYHANKO_LOGGERS = ("pyhanko", "pyhanko_certvalidator")
+"""Loggers of the libraries the pipeline wraps."""
+
+
+def keep_library_logs_off_stderr() -> None:
+    """pyHanko logs the failures it hands back to us with a traceback
+    (``logger.warning(..., exc_info=True)``: an expired signer, a path not found, a diff
+    error). For ltv those failures are report data, not crashes. Python prints such records
+    to stderr only through its *last-resort* handler, i.e. when the host application configured
+    no logging at all; a ``NullHandler`` on each wrapped library's logger switches exactly that
+    off (the usual library etiquette) while records still propagate to any handler the host
+    did configure. Idempotent."""
+    for name in PYHANKO_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
 
 
 def utc_now() -> datetime:
@@ -116,10 +134,11 @@ def _not_checked(detail: str) -> RevocationReport:
 def _check_chain_revocation(
     chain: ChainResult, *, at: datetime, ctx: RevocationContext, leaf_role: CertRole
 ) -> _CheckedChain:
-    from ltv.pipeline.revocation import check_certificate
+    from ltv.pipeline.revocation import check_certificate, responder_report
 
     reports: list[CertificateReport] = []
     revs: list[CertRevocation | None] = []
+    responders: dict[str, x509.Certificate] = {}
     path = chain.path
     for i, cert in enumerate(path):
         role: CertRole = leaf_role if i == 0 else "ca"
@@ -134,6 +153,13 @@ def _check_chain_revocation(
             rev = check_certificate(cert, path[i + 1], at=at, ctx=ctx)
             reports.append(_cert_report(cert, role, rev.report))
             revs.append(rev)
+            if rev.responder is not None:
+                responders.setdefault(_cert_sha256(rev.responder), rev.responder)
+    # RFC 6960 §4.2.2.2: delegated responders that settled a status, after the path
+    in_path = {r.sha256 for r in reports}
+    for digest, responder in responders.items():
+        if digest not in in_path:
+            reports.append(_cert_report(responder, "responder", responder_report(responder)))
     return _CheckedChain(tuple(reports), tuple(revs))
 
 
@@ -193,6 +219,7 @@ class Verifier:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         _ = policy.signer_anchors  # TrustError (exit 2) early, not per file
+        keep_library_logs_off_stderr()
         self.policy = policy
         self.connect_to = dict(connect_to or {})
         self.timeout = timeout
@@ -312,11 +339,11 @@ class Verifier:
 
         # (0)+(3) document timestamps, outermost first: each one's TSA chain is judged at the
         # genTime of the next trusted document timestamp (the outermost at --at/now)
-        trusted_docs: list[tuple[int, datetime]] = []  # (revision, genTime)
+        trusted_docs: list[tuple[int, datetime, bool]] = []  # (revision, genTime, TSA data)
         next_poe: datetime | None = None
         for doc in reversed(ex.document_timestamps):
             moment = next_poe or base_time
-            report, trusted_time = await self._document_timestamp(
+            report, trusted_time, tsa_data = await self._document_timestamp(
                 doc,
                 integrity[id(doc)],
                 ex,
@@ -328,14 +355,14 @@ class Verifier:
             )
             out[id(doc)] = report
             if trusted_time is not None:
-                trusted_docs.append((doc.revision, trusted_time))
+                trusted_docs.append((doc.revision, trusted_time, tsa_data))
                 next_poe = trusted_time
         trusted_docs.sort()
 
         for sig in ex.signatures:
             if sig.kind != "signature":
                 continue
-            covering = [t for rev, t in trusted_docs if rev > sig.revision]
+            covering = [(t, data) for rev, t, data in trusted_docs if rev > sig.revision]
             out[id(sig)] = await self._signature(
                 sig,
                 integrity[id(sig)],
@@ -344,7 +371,7 @@ class Verifier:
                 signer_anchors=signer_anchors,
                 tsa_anchors=tsa_anchors,
                 doc_poe=covering[0] if covering else None,
-                doc_revisions=[rev for rev, _ in trusted_docs],
+                doc_revisions=[rev for rev, _, _ in trusted_docs],
                 base_time=base_time,
                 base_source=base_source,
             )
@@ -352,10 +379,12 @@ class Verifier:
 
     def _tsa_reports(
         self, token: TokenResult, ctx: RevocationContext
-    ) -> tuple[tuple[CertificateReport, ...], list[str], bool]:
-        """TSA chain with revocation at the chain moment → (reports, problems, revoked)."""
+    ) -> tuple[tuple[CertificateReport, ...], list[str], bool, bool]:
+        """TSA chain with revocation at the chain moment → (reports, problems, revoked,
+        has_data): ``has_data`` says the file carries validation data for every certificate of
+        the TSA chain below the anchor (ETSI EN 319 142-1 §6.3, needed for B-LT)."""
         if token.chain is None:
-            return (), [], False
+            return (), [], False, False
         checked = _check_chain_revocation(
             token.chain, at=token.chain_moment, ctx=ctx, leaf_role="tsa"
         )
@@ -370,7 +399,10 @@ class Verifier:
                 problems.append(
                     f"TSA chain: {rep.subject}: revocation {st} ({rep.revocation.detail})"
                 )
-        return checked.reports, problems, revoked
+        has_data = token.chain.problem is None and all(
+            r.has_embedded_data for r in checked.revocations if r is not None
+        )
+        return checked.reports, problems, revoked, has_data
 
     @staticmethod
     def _timestamp_report(
@@ -399,7 +431,9 @@ class Verifier:
         moment: datetime,
         moment_is_poe: bool,
         base_source: TimeSource,
-    ) -> tuple[SignatureReport, datetime | None]:
+    ) -> tuple[SignatureReport, datetime | None, bool]:
+        """→ (report, genTime if trusted, whether the file has validation data for its TSA
+        chain)."""
         from ltv.pipeline.timestamp import validate_token
         from ltv.pipeline.verdict import CertStatus, Facts, decide
 
@@ -411,7 +445,7 @@ class Verifier:
             other_certs=ex.certificates,
             chain_moment=moment,
         )
-        chain_reports, tsa_problems, revoked = self._tsa_reports(token, ctx)
+        chain_reports, tsa_problems, revoked, has_data = self._tsa_reports(token, ctx)
         chain = token.chain
         algo = _algorithm_problem(
             self.policy, moment, [*token.md_algorithms], list(chain.path) if chain else []
@@ -425,6 +459,7 @@ class Verifier:
                 revoked_at=r.revocation.revoked_at,
             )
             for i, r in enumerate(chain_reports)
+            if r.role != "responder"
         )
         chain_problem = chain.problem if chain else (token.failure or SubIndication.FORMAT_FAILURE)
         chain_reason = chain.reason if chain else "; ".join(token.problems)
@@ -458,7 +493,7 @@ class Verifier:
             chain=chain_reports,
             revision=doc.revision,
         )
-        return report, (token.gen_time if trusted else None)
+        return report, (token.gen_time if trusted else None), has_data
 
     async def _signature(
         self,
@@ -469,7 +504,7 @@ class Verifier:
         *,
         signer_anchors: list[x509.Certificate],
         tsa_anchors: list[x509.Certificate],
-        doc_poe: datetime | None,
+        doc_poe: tuple[datetime, bool] | None,
         doc_revisions: list[int],
         base_time: datetime,
         base_source: TimeSource,
@@ -483,7 +518,8 @@ class Verifier:
         # (3) signature timestamp: TSA chain at the first covering trusted doc TST, else base
         ts_report: TimestampReport | None = None
         poe: datetime | None = None
-        chain_moment = doc_poe or base_time
+        poe_tsa_data = False  # validation data for the chain of the TSA that gave the POE
+        chain_moment = doc_poe[0] if doc_poe else base_time
         for tst in sig.signature_tsts:
             token = await validate_token(
                 tst,
@@ -492,13 +528,13 @@ class Verifier:
                 other_certs=ex.certificates,
                 chain_moment=chain_moment,
             )
-            tsa_chain, tsa_problems, revoked = self._tsa_reports(token, ctx)
+            tsa_chain, tsa_problems, revoked, tsa_data = self._tsa_reports(token, ctx)
             lenient = not policy.tsa_revocation_required
             rev_ok = not revoked and (lenient or not tsa_problems)
             trusted = token.trusted and rev_ok
             ts_report = self._timestamp_report(token, tsa_chain, tsa_problems, trusted)
             if trusted:
-                poe = token.gen_time
+                poe, poe_tsa_data = token.gen_time, tsa_data
                 warnings.extend(p for p in tsa_problems if not revoked)
                 break
             warnings.extend(
@@ -508,7 +544,7 @@ class Verifier:
         if poe is not None:
             vt, source = poe, TimeSource.SIGNATURE_TIMESTAMP
         elif doc_poe is not None and policy.doc_timestamp_as_poe:
-            vt, source = doc_poe, TimeSource.DOCUMENT_TIMESTAMP
+            (vt, poe_tsa_data), source = doc_poe, TimeSource.DOCUMENT_TIMESTAMP
         else:
             vt, source = base_time, base_source
 
@@ -549,14 +585,23 @@ class Verifier:
         checked = _check_chain_revocation(chain, at=vt, ctx=ctx, leaf_role="signer")
         for r in checked.reports:
             warnings.extend(f"{r.subject}: {w}" for w in r.revocation.warnings)
-        # level (ETSI EN 319 142-1 §6)
+        # level (ETSI EN 319 142-1 §6): B-T = B-B + a trusted timestamp; B-LT = B-T +
+        # validation data in the file for the signer's chain (settling it at the POE) AND for
+        # the chain of the timestamp's TSA (§6.3, Table 1); B-LTA = B-LT + a document
+        # timestamp covering that data
         level: Level | None = None
         if integ.failure is None:
             level = Level.B_B
             if source in (TimeSource.SIGNATURE_TIMESTAMP, TimeSource.DOCUMENT_TIMESTAMP):
                 level = Level.B_T
                 revs = [r for r in checked.revocations if r is not None]
-                if chain.problem is None and revs and all(r.settled_by_embedded for r in revs):
+                signer_data = bool(revs) and all(r.settled_by_embedded for r in revs)
+                if chain.problem is None and signer_data and not poe_tsa_data:
+                    warnings.append(
+                        "no validation data in the file for the timestamp's TSA chain: "
+                        "level B-LT not reached"
+                    )
+                if chain.problem is None and signer_data and poe_tsa_data:
                     level = Level.B_LT
                     # a document timestamp covers its own revision, DSS updates included
                     newest = max(r.evidence_revision or 0 for r in revs)
@@ -577,6 +622,7 @@ class Verifier:
                 revoked_at=r.revocation.revoked_at,
             )
             for i, r in enumerate(checked.reports)
+            if r.role != "responder"
         )
         d = decide(
             Facts(

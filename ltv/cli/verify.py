@@ -47,6 +47,38 @@ def parse_at(value: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+_QUIET_LOGGERS = ("ltv", "asyncio", "aiohttp")
+_VERBOSE_MARK = "_ltv_verify_verbose"
+
+
+def configure_logging(verbose: bool) -> None:
+    """The CLI owns logging (idempotent: in-process callers may run it repeatedly). Without
+    ``--verbose`` nothing a library logs reaches stderr — the failures pyHanko logs with
+    tracebacks are in the report as data; a ``NullHandler`` per logger stops Python's
+    last-resort handler while records still propagate to handlers a host configured. With
+    ``--verbose`` pyHanko's, certvalidator's and ltv's records at INFO and above go to stderr,
+    tracebacks included. (ltv/cli/sign.py has the same policy for signing.)"""
+    import logging
+
+    from ltv.verify import PYHANKO_LOGGERS, keep_library_logs_off_stderr
+
+    keep_library_logs_off_stderr()
+    names = (*PYHANKO_LOGGERS, *_QUIET_LOGGERS)
+    for name in names:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, _VERBOSE_MARK, False)]:
+            logger.removeHandler(old)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+        logger.setLevel(logging.INFO if verbose else logging.NOTSET)
+    if verbose:
+        handler = logging.StreamHandler()
+        setattr(handler, _VERBOSE_MARK, True)
+        handler.setFormatter(logging.Formatter("ltv: log: %(name)s: %(levelname)s: %(message)s"))
+        for name in names:
+            logging.getLogger(name).addHandler(handler)
+
+
 def exit_code(reports: list[Report]) -> int:
     """Worst first: any TOTAL-FAILED → 1; any unevaluable → 4; any INDETERMINATE → 3; else 0."""
     codes = {r.exit_code for r in reports}
@@ -81,6 +113,10 @@ def verify_command(
         typer.Option("--connect-to", help="HOST:PORT:ADDR:PORT for online fetching; repeatable."),
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per online request.")] = 10.0,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", help="Show pyHanko's and ltv's log records (with tracebacks)."),
+    ] = False,
 ) -> None:
     """Validate signatures at their trusted time, on stapled evidence (offline by default)."""
     from ltv.cli.sign import parse_connect_to
@@ -88,6 +124,7 @@ def verify_command(
     from ltv.policy import Online, ValidationPolicy, load_policy
     from ltv.trust import TrustStore
 
+    configure_logging(verbose)
     trust = trust or []
     tsa_trust = tsa_trust or []
     connect_to = connect_to or []

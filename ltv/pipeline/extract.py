@@ -118,21 +118,44 @@ def _revision_of(reader: PdfFileReader, ref: Any) -> int | None:
 
 
 def _read_dss(reader: PdfFileReader, index: _EvidenceIndex, certs: list[bytes]) -> list[str]:
-    """ETSI EN 319 142-1 §5.4.2: /DSS /Certs /OCSPs /CRLs and /VRI/<hash> /Cert /OCSP /CRL."""
-    from pyhanko.pdf_utils import generic
-
+    """ETSI EN 319 142-1 §5.4.2: /DSS /Certs /OCSPs /CRLs and /VRI/<hash> /Cert /OCSP /CRL,
+    read in EVERY revision, oldest first: an incremental update may drop entries from the DSS
+    (DSS-1959), yet the data it dropped is still in the file, covered by the document
+    timestamps that followed it, and still proves what it proved. Each item keeps every place
+    it was found (``dss``/``vri``) and the earliest revision holding it."""
     warnings: list[str] = []
-    try:
-        dss = reader.root["/DSS"]
-    except KeyError:
-        return warnings
+    total = int(reader.xrefs.total_revisions)
+    for revision in range(total):
+        try:
+            root = reader.root if revision == total - 1 else reader.get_historical_root(revision)
+            dss_ref = root.raw_get("/DSS")
+        except KeyError:
+            continue
+        except Exception as err:  # a broken old revision is data, not a crash
+            warnings.append(f"revision {revision}: catalog unreadable ({type(err).__name__})")
+            continue
+        # (an object keeps its number when an update rewrites it, so every revision's DSS is
+        # read; the index de-duplicates the evidence by content)
+        _read_one_dss(reader, dss_ref, revision, index, certs, warnings)
+    return list(dict.fromkeys(warnings))
+
+
+def _read_one_dss(
+    reader: PdfFileReader,
+    dss_ref: Any,
+    revision: int,
+    index: _EvidenceIndex,
+    certs: list[bytes],
+    warnings: list[str],
+) -> None:
+    from pyhanko.pdf_utils import generic
 
     def _entries(container: Any, key: str) -> list[Any]:
         try:
-            value = container[key]
+            value = container[key]  # resolves an indirect array
         except KeyError:
             return []
-        return list(value.get_object()) if hasattr(value, "get_object") else list(value)
+        return list(value) if isinstance(value, generic.ArrayObject) else []
 
     def _read(container: Any, key: str, kind: str, source: Source) -> None:
         for ref in _entries(container, key):
@@ -144,19 +167,26 @@ def _read_dss(reader: PdfFileReader, index: _EvidenceIndex, certs: list[bytes]) 
             if kind == "cert":
                 certs.append(data)
             else:
-                index.add(kind, data, source, _revision_of(reader, ref))  # type: ignore[arg-type]
+                introduced = _revision_of(reader, ref)
+                earliest = revision if introduced is None else min(introduced, revision)
+                index.add(kind, data, source, earliest)  # type: ignore[arg-type]
 
-    dss = dss.get_object()
+    dss = dss_ref.get_object()
+    if not isinstance(dss, generic.DictionaryObject):
+        warnings.append(f"revision {revision}: /DSS is not a dictionary")
+        return
     _read(dss, "/Certs", "cert", "dss")
     _read(dss, "/OCSPs", "ocsp", "dss")
     _read(dss, "/CRLs", "crl", "dss")
     try:
-        vri = dss["/VRI"].get_object()
+        vri = dss["/VRI"]
     except KeyError:
-        vri = {}
+        return
+    if not isinstance(vri, generic.DictionaryObject):
+        return
     for key in list(vri.keys()):
         try:
-            entry = vri[key].get_object()
+            entry = vri[key]
         except Exception:  # noqa: S112 - tolerate odd VRI entries; they are optional
             continue
         if not isinstance(entry, generic.DictionaryObject):
@@ -164,7 +194,6 @@ def _read_dss(reader: PdfFileReader, index: _EvidenceIndex, certs: list[bytes]) 
         _read(entry, "/Cert", "cert", "vri")
         _read(entry, "/OCSP", "ocsp", "vri")
         _read(entry, "/CRL", "crl", "vri")
-    return warnings
 
 
 def _read_cms_evidence(

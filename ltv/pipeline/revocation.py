@@ -15,6 +15,12 @@ Spec steps (ETSI EN 319 102-1):
   answer from the issuer (e.g. a CRL proving not-revoked) settles the status; the 'unknown' is
   kept as a warning, unless the policy makes any 'unknown' fatal.
 
+Online modes: ``fallback`` fetches only for a certificate the embedded evidence does not
+settle; ``always`` fetches for every certificate and judges embedded and fetched evidence
+together: a valid 'revoked' (at or before T) from any source wins, otherwise the freshest
+answer decides; every piece considered is kept in ``RevocationReport.evidence``. A B-LT level
+still needs the *embedded* evidence to settle (``CertRevocation.settled_by_embedded``).
+
 Online access goes through ltv.evidence's HttpClient only; with ``online = never`` no fetch
 function is even called (and the client is a NoNetwork, which opens no socket).
 """
@@ -23,11 +29,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ltv.policy import Online
-from ltv.report import RevocationReport, RevocationState, rfc3339
+from ltv.report import EvidenceRef, RevocationReport, RevocationState, rfc3339
 
 if TYPE_CHECKING:
     from asn1crypto import x509
@@ -36,7 +42,13 @@ if TYPE_CHECKING:
     from ltv.evidence.outcome import RevocationOutcome
     from ltv.pipeline.extract import EvidenceItem
 
-__all__ = ["CertRevocation", "RevocationContext", "check_certificate"]
+__all__ = [
+    "CertRevocation",
+    "RevocationContext",
+    "check_certificate",
+    "responder_certificate",
+    "responder_report",
+]
 
 SKEW = timedelta(seconds=60)
 DEFAULT_NO_NEXT_UPDATE_AGE = timedelta(hours=24)
@@ -64,6 +76,12 @@ class CertRevocation:
     """Whether embedded evidence alone settled the status (needed for B-LT)."""
     evidence_revision: int | None = None
     """File revision that introduced the deciding embedded evidence (for B-LTA)."""
+    has_embedded_data: bool = False
+    """Whether the file carries authoritative validation data for the certificate at all
+    (a good or revoked answer, fresh or not): what ETSI EN 319 142-1 §6.3 asks of B-LT for
+    the timestamps' certificates, whose evidence is judged at a later time than it was made."""
+    responder: x509.Certificate | None = None
+    """The delegated OCSP responder certificate that signed the deciding response, if any."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,12 @@ def _fetch(
     return [_Candidate(o, "fetched", None) for o in outcomes]
 
 
+def _issued(c: _Candidate) -> datetime:
+    """When the evidence was made (latest of thisUpdate / producedAt): 'fresher' = later."""
+    times = [t for t in (c.outcome.this_update, c.outcome.produced_at) if t is not None]
+    return max(times) if times else datetime.min.replace(tzinfo=UTC)
+
+
 def _fresh(outcome: RevocationOutcome, at: datetime, max_age: timedelta | None) -> bool:
     """§5.2.5 freshness of a 'good' answer for the time ``at``.
 
@@ -157,7 +181,9 @@ def check_certificate(
             "stale": [],
             "offline": [],
         }
-        for c in cands:
+        # freshest first in every bucket: with embedded AND fetched evidence (online=always)
+        # the fresher one decides, unless another contradicts it (revoked beats good below)
+        for c in sorted(cands, key=_issued, reverse=True):
             o = c.outcome
             match o.status:
                 case S.REVOKED:
@@ -176,6 +202,12 @@ def check_certificate(
 
     embedded = _embedded(cert, issuer, ctx)
     judged = _judge(embedded)
+    has_data = bool(judged["revoked"] or judged["good"] or judged["stale"])
+    # the earliest revision holding embedded evidence that settles the status (for B-LTA:
+    # a document timestamp must cover it), whatever decides once fetched evidence is added
+    settling = judged["revoked"] or judged["good"]
+    revisions = [c.revision for c in settling if c.revision is not None]
+    evidence_revision = min(revisions) if revisions else None
     settled_embedded = bool(judged["revoked"]) or (
         bool(judged["good"]) and not (ctx.unknown_is_fatal and judged["unknown"])
     )
@@ -211,6 +243,20 @@ def check_certificate(
             detail=detail,
             status_at_validation_time=at_t,
             warnings=tuple(warnings),
+            evidence=tuple(
+                EvidenceRef(
+                    method=x.outcome.method,
+                    source=x.source,  # type: ignore[arg-type]
+                    status=str(x.outcome.status),
+                    this_update=x.outcome.this_update,
+                    produced_at=x.outcome.produced_at,
+                    revoked_at=x.outcome.revoked_at,
+                    url=x.outcome.url,
+                    detail=x.outcome.detail,
+                    deciding=x is c,
+                )
+                for x in candidates
+            ),
         )
 
     unknown_warnings = [
@@ -277,9 +323,61 @@ def check_certificate(
             "; ".join(dict.fromkeys(details)) or "no usable revocation evidence",
             unknown_warnings,
         )
-    revision = deciding.revision if deciding and deciding.source != "fetched" else None
+    responder = None
+    if (
+        deciding is not None
+        and rep.status_at_validation_time is not RevocationState.OFFLINE  # it settled
+        and deciding.outcome.method == "ocsp"
+        and deciding.outcome.responder_delegated
+        and deciding.outcome.raw is not None
+    ):
+        responder = responder_certificate(deciding.outcome.raw)
     return CertRevocation(
         report=rep,
         settled_by_embedded=settled_embedded,
-        evidence_revision=revision,
+        evidence_revision=evidence_revision,
+        has_embedded_data=has_data,
+        responder=responder,
+    )
+
+
+def responder_certificate(der: bytes) -> x509.Certificate | None:
+    """RFC 6960 §4.2.2.3: the certificate carried in a BasicOCSPResponse that its ResponderID
+    names (by subject, or by the SHA-1 hash of the public key). The response itself was
+    already authenticated by ltv.evidence; this only finds the certificate again to report it."""
+    from asn1crypto import ocsp
+    from asn1crypto import x509 as asn1_x509
+
+    try:
+        basic = ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
+        rid = basic["tbs_response_data"]["responder_id"]
+        for cert in basic["certs"] or []:
+            if not isinstance(cert, asn1_x509.Certificate):
+                continue
+            if rid.name == "by_name" and rid.chosen == cert.subject:
+                return cert
+            if rid.name == "by_key" and rid.chosen.native == cert.public_key.sha1:
+                return cert
+    except (ValueError, KeyError, TypeError):
+        return None
+    return None
+
+
+def responder_report(cert: x509.Certificate) -> RevocationReport:
+    """A delegated OCSP responder's own status, reported honestly: ltv does not chase the
+    responder's revocation; with id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1) the CA says no
+    client needs to."""
+    try:
+        nocheck = cert.ocsp_no_check_value is not None
+    except (ValueError, KeyError):
+        nocheck = False
+    detail = (
+        "ocsp-nocheck: trusted for its validity without a revocation check (RFC 6960 §4.2.2.2.1)"
+        if nocheck
+        else "OCSP responder without ocsp-nocheck: its revocation was not checked"
+    )
+    return RevocationReport(
+        status=RevocationState.NOT_CHECKED,
+        detail=detail,
+        status_at_validation_time=RevocationState.NOT_CHECKED,
     )

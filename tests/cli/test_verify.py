@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -206,3 +209,64 @@ def test_online_fallback_with_connect_to(files: dict[str, Path], pki_server) -> 
     (doc,) = jsonl(result.stdout)
     assert doc["network"]["requests"] >= 2
     assert doc["policy"]["online"] == "fallback"
+
+
+# -- the real process: no traceback ever, on the samples and on the whole corpus ---------------
+
+REPO = Path(__file__).parents[2]
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def _ltv_verify(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "LTV_DEBUG"}
+    return subprocess.run(  # our own interpreter and module
+        [sys.executable, "-m", "ltv", "verify", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _assert_clean_batch(files: list[str], *trust: str) -> list[dict]:  # type: ignore[type-arg]
+    result = _ltv_verify(*files, *trust, "--format", "json")
+    assert "Traceback" not in result.stdout and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode in {0, 1, 3, 4}, result.stderr
+    docs = jsonl(result.stdout)  # every line validates against the schema
+    assert [d["file"]["path"] for d in docs] == files
+    for line in result.stderr.splitlines():
+        assert line.startswith("ltv: "), line  # one line per unreadable file, nothing else
+    return docs
+
+
+def test_process_samples_no_traceback() -> None:
+    import samples.pki as pki
+
+    pdfs = sorted(str(p.relative_to(REPO)) for p in (REPO / "samples").glob("*.pdf"))
+    assert pdfs
+    trust = ("--trust", str(pki.cert_path("root")), "--tsa-trust", str(pki.cert_path("tsa-root")))
+    docs = _assert_clean_batch(pdfs, *trust)
+    assert all(d["network"] == {"requests": 0, "urls": []} for d in docs)
+
+
+@pytest.mark.skipif(not (CORPUS / "manifest.json").is_file(), reason="corpus absent")
+def test_process_corpus_no_traceback() -> None:
+    pdfs = sorted(str(p) for p in CORPUS.glob("*/*.pdf"))
+    docs = _assert_clean_batch(pdfs, "--trust", str(CORPUS / "trust"))
+    for doc in docs:
+        if "/attacks/" in doc["file"]["path"]:
+            assert doc["indication"] != "TOTAL-PASSED", doc["file"]["path"]
+
+
+def test_process_verbose_shows_library_logs() -> None:
+    """--verbose routes pyHanko's records (tracebacks included) to stderr; without it the
+    batch tests above see nothing but ltv's one-line messages."""
+    import samples.pki as pki
+
+    loud = _ltv_verify(
+        "samples/expired-without-evidence.pdf", "--trust", str(pki.cert_path("root")), "--verbose"
+    )
+    assert loud.returncode == 3  # expired signer, no POE inside its validity
+    assert "ltv: log: pyhanko" in loud.stderr

@@ -54,11 +54,45 @@ def test_good_b_lt_offline_passes(pdfs: dict[str, bytes], guard: fx.SocketGuard)
     assert s.level is Level.B_LT
     assert s.validation_time_source is TimeSource.SIGNATURE_TIMESTAMP
     assert s.validation_time == fx.T_SIGN
-    assert [c.role for c in s.chain] == ["signer", "ca", "ca"]
+    roles = [c.role for c in s.chain]
+    assert roles[:3] == ["signer", "ca", "ca"] and set(roles[3:]) <= {"responder"}
     assert s.chain[0].revocation.status is RevocationState.GOOD
     assert s.chain[0].revocation.method == "ocsp" and s.chain[0].revocation.source == "dss"
-    assert s.chain[-1].revocation.status is RevocationState.NOT_CHECKED
+    assert s.chain[2].revocation.status is RevocationState.NOT_CHECKED  # the anchor
     assert guard.attempts == []
+
+
+def test_b_lt_needs_validation_data_for_the_tsa_chain(
+    pdfs: dict[str, bytes], guard: fx.SocketGuard
+) -> None:
+    """ETSI EN 319 142-1 §6.3: B-LT = B-T + validation data for the signer's AND the
+    timestamps' certificates; the signer's chain alone is not enough."""
+    r = offline(pdfs, "b-lt-no-tsa-data")
+    s = sig(r)
+    assert r.indication is Indication.TOTAL_PASSED  # lenient default: TSA evidence optional
+    assert s.level is Level.B_T
+    assert any("TSA chain" in w and "B-LT" in w for w in s.warnings)
+    assert s.chain[0].revocation.source == "dss"
+    # with the TSA's evidence in the DSS the same signature is B-LT
+    assert sig(offline(pdfs, "good-b-lt")).level is Level.B_LT
+
+
+def test_delegated_responder_in_chain(pdfs: dict[str, bytes], guard: fx.SocketGuard) -> None:
+    """The delegated OCSP responder that settled the signer's status is reported with role
+    'responder'; its own status is honestly 'not-checked' (id-pkix-ocsp-nocheck)."""
+    s = sig(offline(pdfs, "good-b-lt"))
+    responders = [c for c in s.chain if c.role == "responder"]
+    assert responders and [c.role for c in s.chain[: -len(responders)]] == ["signer", "ca", "ca"]
+    # interm's delegated responder (samples/pki: interm-ocsp) signed the signer's response
+    assert any("Intermediate OCSP Responder" in c.subject for c in responders)
+    for c in responders:
+        rev = c.revocation
+        assert rev.status is RevocationState.NOT_CHECKED and rev.method == "none"
+        assert rev.source == "none" and "ocsp-nocheck" in (rev.detail or "")
+    assert len({c.sha256 for c in s.chain}) == len(s.chain)
+    # stale evidence settles nothing: its responder is not listed (the TSA's, checked at now)
+    assert s.timestamp is not None
+    assert [c.role for c in s.timestamp.chain] == ["tsa", "ca"]
 
 
 def test_good_b_lt_any_time_before_tsa_expiry(
@@ -243,3 +277,97 @@ def test_fallback_revoked_online(pdfs: dict[str, bytes], pki_server, pki_connect
     fx.assert_schema(r.to_dict())
     assert sig(r).subindication is SubIndication.REVOKED_NO_POE
     assert sig(r).chain[0].revocation.source == "fetched"
+
+
+def _ocsp_paths(pki_server) -> list[str]:  # type: ignore[no-untyped-def]
+    """The responder each logged request went to (/ltv/ocsp/<name>), in order."""
+    out = []
+    for e in pki_server.log.snapshot():
+        parts = e.path.split("/")
+        out.append("/".join(parts[:4]) if parts[2:3] == ["ocsp"] else e.path)
+    return out
+
+
+def test_fallback_b_b_makes_exactly_the_needed_requests(
+    pdfs: dict[str, bytes],
+    pki_server,
+    pki_connect_to,  # type: ignore[no-untyped-def]
+) -> None:
+    """B-B, nothing embedded: one OCSP request per non-anchor certificate of the signer's
+    chain (the signer at interm's responder, interm at root's), no CRL (OCSP settled), no
+    TSA; the server's log and report.network agree request for request."""
+    v = Verifier(policy(online=Online.FALLBACK), connect_to=pki_connect_to, timeout=5)
+    r = v.verify(pdfs["good-b-b"], now=NOW)
+    fx.assert_schema(r.to_dict())
+    assert r.indication is Indication.TOTAL_PASSED, r.to_dict()
+    assert sorted(_ocsp_paths(pki_server)) == ["/ltv/ocsp/interm", "/ltv/ocsp/root"]
+    assert r.network.requests == len(pki_server.log.snapshot()) == 2
+    assert len(r.network.urls) == 2 and all(
+        u.startswith("http://pki.ltv.test/ltv/ocsp/") for u in r.network.urls
+    )
+    s = sig(r)
+    assert [c.revocation.source for c in s.chain if c.role != "responder"] == [
+        "fetched",
+        "fetched",
+        "none",
+    ]
+    assert s.level is Level.B_B
+
+
+def test_fallback_fetches_nothing_when_embedded_settles(
+    pdfs: dict[str, bytes],
+    pki_server,
+    pki_connect_to,  # type: ignore[no-untyped-def]
+) -> None:
+    """good-b-lt at --at just after signing: the DSS settles the signer's chain and the TSA's
+    (its evidence is fresh then), so fallback opens no connection at all."""
+    v = Verifier(policy(online=Online.FALLBACK), connect_to=pki_connect_to, timeout=5)
+    r = v.verify(pdfs["good-b-lt"], now=fx.T_SIGN.replace(minute=30))
+    assert r.indication is Indication.TOTAL_PASSED, r.to_dict()
+    assert r.network.requests == 0 and pki_server.log.snapshot() == []
+
+
+def test_always_keeps_both_and_the_fresher_decides(
+    pdfs: dict[str, bytes],
+    pki_server,
+    pki_connect_to,  # type: ignore[no-untyped-def]
+) -> None:
+    v = Verifier(policy(online=Online.ALWAYS), connect_to=pki_connect_to, timeout=5)
+    r = v.verify(pdfs["good-b-lt"], now=NOW)
+    fx.assert_schema(r.to_dict())
+    assert r.indication is Indication.TOTAL_PASSED
+    s = sig(r)
+    assert s.level is Level.B_LT  # the embedded evidence still makes the file B-LT
+    rev = s.chain[0].revocation
+    sources = sorted(e.source for e in rev.evidence)
+    assert sources == ["dss", "fetched"]
+    (deciding,) = [e for e in rev.evidence if e.deciding]
+    assert deciding.source == "fetched" and rev.source == "fetched"  # the fresher one
+    # every request is in the report, and only those
+    assert r.network.requests == len(r.network.urls) == len(pki_server.log.snapshot())
+    assert "/ltv/ocsp/interm" in _ocsp_paths(pki_server)
+
+
+def test_always_revoked_from_any_source_wins(
+    pdfs: dict[str, bytes],
+    pki_server,
+    pki_connect_to,  # type: ignore[no-untyped-def]
+) -> None:
+    """Embedded 'good' made before the revocation (accepted under a long max age) vs. a fresh
+    answer 'revoked since 2026-06-01', before the timestamp: revoked wins under `always`."""
+    ev = fx.fetch_evidence(pki_server, "signer-revoked", at=fx.T_SIGN.replace(minute=1))
+    data = fx.add_dss(
+        fx.sign("signer-revoked", tst_time=fx.T_AFTER_REVOCATION), "signer-revoked", ev
+    )
+    pki_server.log.clear()
+    lenient = {"max_evidence_age": timedelta(days=365)}
+    never = Verifier(policy(**lenient)).verify(data, now=NOW)
+    assert never.indication is Indication.TOTAL_PASSED  # what the stale embedded 'good' says
+    v = Verifier(policy(online=Online.ALWAYS, **lenient), connect_to=pki_connect_to, timeout=5)
+    r = v.verify(data, now=NOW)
+    fx.assert_schema(r.to_dict())
+    s = sig(r)
+    assert (r.indication, s.subindication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
+    rev = s.chain[0].revocation
+    assert rev.status is RevocationState.REVOKED and rev.source == "fetched"
+    assert {e.status for e in rev.evidence} == {"good", "revoked"}

@@ -172,6 +172,8 @@ def build_all(server: PkiServer) -> dict[str, bytes]:
     b_t = sign("signer-good", tst_time=T_SIGN)
     out["good-b-t"] = b_t
     out["good-b-lt"] = add_dss(b_t, "signer-good", ev)
+    # the signer's chain is settled, but nothing in the file for the TSA's chain: not B-LT
+    out["b-lt-no-tsa-data"] = add_dss(b_t, "signer-good", Evidence(ocsps=ev.ocsps[:2]))
     out["good-b-lta"] = doc_timestamp(out["good-b-lt"], T_DOC_TS)
     out["good-b-b"] = sign("signer-good", tst_time=None)
     # revoked before the timestamp: TST after 2026-06-01, evidence says revoked since then
