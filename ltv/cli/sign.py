@@ -21,76 +21,26 @@ with a traceback, ``logger.warning(..., exc_info=True)`` — is kept off it unle
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ltv.cli._common import configure_logging, parse_connect_to
+
 if TYPE_CHECKING:
     from ltv.evidence.http import HttpClient
     from ltv.sign import Signer, SigningPolicy
 
-_CONNECT_TO = re.compile(r"^(\[[^\]]+\]|[^:\[\]]+):(\d+):(\[[^\]]+\]|[^:\[\]]+):(\d+)$")
-
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
-
-LIBRARY_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "asyncio", "aiohttp", "ltv")
-"""Loggers whose records a signing run keeps off stderr unless ``--verbose``."""
-
-
-class _VerboseHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The stderr handler ``--verbose`` installs (a class of its own, so it can be removed)."""
-
-
-def configure_logging(verbose: bool) -> None:
-    """The CLI owns logging; idempotent, so in-process callers may run commands repeatedly.
-
-    Quiet (default): a ``NullHandler`` on each of :data:`LIBRARY_LOGGERS`. Python writes a
-    record to stderr by itself only through its last-resort handler, i.e. when no handler is
-    found on the logger's way to the root; the ``NullHandler`` is such a handler, so nothing
-    (tracebacks included) reaches stderr, while records still propagate to any handler a host
-    application configured. ``--verbose``: records at INFO and above go to stderr as
-    ``ltv: log: NAME: LEVEL: message``, tracebacks included.
-    """
-    for name in LIBRARY_LOGGERS:
-        logger = logging.getLogger(name)
-        for handler in [h for h in logger.handlers if isinstance(h, _VerboseHandler)]:
-            logger.removeHandler(handler)
-        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-            logger.addHandler(logging.NullHandler())
-        logger.setLevel(logging.INFO if verbose else logging.NOTSET)
-    if verbose:
-        handler = _VerboseHandler()
-        handler.setFormatter(logging.Formatter("ltv: log: %(name)s: %(levelname)s: %(message)s"))
-        for name in LIBRARY_LOGGERS:
-            logging.getLogger(name).addHandler(handler)
 
 
 def register(app: typer.Typer) -> None:
     """Register ``sign`` and ``extend`` on ``app``."""
     app.command(name="sign")(sign_command)
     app.command(name="extend")(extend_command)
-
-
-def parse_connect_to(values: list[str]) -> dict[str, tuple[str, int]]:
-    """curl's ``--connect-to HOST:PORT:ADDR:PORT`` → the HttpClient ``connect_to`` map."""
-    from ltv.errors import UsageError
-
-    out: dict[str, tuple[str, int]] = {}
-    for value in values:
-        m = _CONNECT_TO.match(value.strip())
-        if m is None:
-            raise UsageError(
-                f"--connect-to {value!r}: expected HOST:PORT:ADDRESS:PORT",
-                hint="e.g. --connect-to pki.ltv.test:80:127.0.0.1:8080",
-            )
-        host, port, addr, aport = m.groups()
-        out[f"{host.strip('[]').lower()}:{int(port)}"] = (addr.strip("[]"), int(aport))
-    return out
 
 
 def _client(connect_to: list[str] | None, timeout: float) -> HttpClient:

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ltv.cli._common import configure_logging, parse_connect_to
+
 if TYPE_CHECKING:
     from ltv.report import Report
 
@@ -45,38 +47,6 @@ def parse_at(value: str) -> datetime:
     if moment.tzinfo is None:
         raise UsageError(f"--at {value!r}: needs a UTC offset", hint="e.g. 2026-01-01T00:00:00Z")
     return moment.astimezone(UTC)
-
-
-_QUIET_LOGGERS = ("ltv", "asyncio", "aiohttp")
-_VERBOSE_MARK = "_ltv_verify_verbose"
-
-
-def configure_logging(verbose: bool) -> None:
-    """The CLI owns logging (idempotent: in-process callers may run it repeatedly). Without
-    ``--verbose`` nothing a library logs reaches stderr — the failures pyHanko logs with
-    tracebacks are in the report as data; a ``NullHandler`` per logger stops Python's
-    last-resort handler while records still propagate to handlers a host configured. With
-    ``--verbose`` pyHanko's, certvalidator's and ltv's records at INFO and above go to stderr,
-    tracebacks included. (ltv/cli/sign.py has the same policy for signing.)"""
-    import logging
-
-    from ltv.verify import PYHANKO_LOGGERS, keep_library_logs_off_stderr
-
-    keep_library_logs_off_stderr()
-    names = (*PYHANKO_LOGGERS, *_QUIET_LOGGERS)
-    for name in names:
-        logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if getattr(h, _VERBOSE_MARK, False)]:
-            logger.removeHandler(old)
-        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-            logger.addHandler(logging.NullHandler())
-        logger.setLevel(logging.INFO if verbose else logging.NOTSET)
-    if verbose:
-        handler = logging.StreamHandler()
-        setattr(handler, _VERBOSE_MARK, True)
-        handler.setFormatter(logging.Formatter("ltv: log: %(name)s: %(levelname)s: %(message)s"))
-        for name in names:
-            logging.getLogger(name).addHandler(handler)
 
 
 def exit_code(reports: list[Report]) -> int:
@@ -119,7 +89,6 @@ def verify_command(
     ] = False,
 ) -> None:
     """Validate signatures at their trusted time, on stapled evidence (offline by default)."""
-    from ltv.cli.sign import parse_connect_to
     from ltv.errors import UsageError
     from ltv.policy import Online, ValidationPolicy, load_policy
     from ltv.trust import TrustStore

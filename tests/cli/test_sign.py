@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ltv.cli.sign import parse_connect_to
+from ltv.cli._common import parse_connect_to
 from ltv.errors import UsageError
 from samples import pki
 from samples.make_samples import make_unsigned_pdf
