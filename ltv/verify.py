@@ -205,8 +205,13 @@ class Verifier:
     """Validates signed PDFs under a :class:`ValidationPolicy`.
 
     :param policy: what to require; its trust anchors are mandatory (TrustError otherwise).
-    :param connect_to: ``{"host:port": (address, port)}`` for the HTTP client (online modes).
-    :param timeout: seconds per online request.
+    :param network: makes the transport for one verification (online modes only; one per
+        verification, so each report lists exactly its own requests). Default: an
+        :class:`~ltv.evidence.http.HttpClient` with ``connect_to`` and ``timeout``. Under
+        ``online=never`` it is never called: the transport is :class:`NoNetwork`, whatever is
+        passed here.
+    :param connect_to: ``{"host:port": (address, port)}`` for the default HTTP client.
+    :param timeout: seconds per online request, for the default HTTP client.
     :param clock: where "now" comes from when the caller does not pass it.
     """
 
@@ -214,6 +219,7 @@ class Verifier:
         self,
         policy: ValidationPolicy,
         *,
+        network: Callable[[], Transport] | None = None,
         connect_to: Mapping[str, tuple[str, int]] | None = None,
         timeout: float = 10.0,
         clock: Callable[[], datetime] = utc_now,
@@ -224,15 +230,21 @@ class Verifier:
         self.connect_to = dict(connect_to or {})
         self.timeout = timeout
         self.clock = clock
+        self.network = network or self._default_network
+
+    def _default_network(self) -> Transport:
+        from ltv.evidence.http import HttpClient
+
+        return HttpClient(timeout=self.timeout, connect_to=self.connect_to)
 
     def _client(self) -> Transport:
-        from ltv.evidence.http import HttpClient, NoNetwork
+        from ltv.evidence.http import NoNetwork
 
         match self.policy.online:
             case Online.NEVER:
                 return NoNetwork()
             case Online.FALLBACK | Online.ALWAYS:
-                return HttpClient(timeout=self.timeout, connect_to=self.connect_to)
+                return self.network()
 
     def verify(
         self,
