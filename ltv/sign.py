@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ltv.errors import InputError, LtvError, PolicyError, SigningError, UsageError
+from ltv.names import name_str
 
 if TYPE_CHECKING:
     from asn1crypto import cms, tsp
@@ -145,12 +146,7 @@ class SigningPolicy:
 
 def _subject(cert: asn1_x509.Certificate) -> str:
     """RFC 4514 string of a certificate's subject (what error messages name)."""
-    from cryptography import x509 as pyca
-
-    try:
-        return pyca.load_der_x509_certificate(cert.dump()).subject.rfc4514_string()
-    except ValueError:
-        return str(cert.subject.human_friendly)
+    return name_str(cert.subject)
 
 
 def _fingerprint(cert: asn1_x509.Certificate) -> str:
@@ -251,7 +247,7 @@ def build_chain(
         if issuer is None:
             raise SigningError(
                 f"cannot complete the chain of {role} certificate '{_subject(current)}': "
-                f"its issuer '{current.issuer.human_friendly}' is not available",
+                f"its issuer '{name_str(current.issuer)}' is not available",
                 hint="pass the CA certificate with --chain (or --trust for extend)",
             )
         if any(c.dump() == issuer.dump() for c in chain):

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ltv.errors import InputError, LtvError
+from ltv.names import name_str
 from ltv.policy import Online, ValidationPolicy
 from ltv.report import (
     CertificateReport,
@@ -90,14 +91,14 @@ def _cert_sha256(cert: x509.Certificate) -> str:
 
 
 def _name(cert: x509.Certificate) -> str:
-    return str(cert.subject.human_friendly)
+    return name_str(cert.subject)
 
 
 def _signer_report(cert: x509.Certificate) -> SignerReport:
     validity = cert["tbs_certificate"]["validity"]
     return SignerReport(
         subject=_name(cert),
-        issuer=str(cert.issuer.human_friendly),
+        issuer=name_str(cert.issuer),
         serial=format(cert.serial_number, "x"),
         sha256=_cert_sha256(cert),
         not_before=validity["not_before"].native,

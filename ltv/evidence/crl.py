@@ -32,6 +32,7 @@ from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
 from ltv.evidence.http import HttpError, Transport
 from ltv.evidence.outcome import RevocationOutcome, RevocationStatus
+from ltv.names import name_str
 
 __all__ = [
     "DEFAULT_SKEW",
@@ -241,7 +242,7 @@ def check_crl(
         "raw": index.raw,
         "this_update": index.this_update,
         "next_update": index.next_update,
-        "responder": index.issuer.human_friendly,
+        "responder": name_str(index.issuer),
     }
     entry = index.lookup(serial)
     if entry is not None:

@@ -49,6 +49,7 @@ from ltv.evidence._crypto import (
 )
 from ltv.evidence.http import HttpError, Transport
 from ltv.evidence.outcome import RevocationOutcome, RevocationStatus
+from ltv.names import name_str
 
 __all__ = [
     "DEFAULT_SKEW",
@@ -502,7 +503,7 @@ def check_ocsp_response(
         base,
         status=RevocationStatus.OFFLINE if detail else info.status,
         detail=detail,
-        responder=signer.subject.human_friendly,
+        responder=name_str(signer.subject),
         responder_delegated=delegated,
     )
 

@@ -12,38 +12,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from ltv.names import name_str
+
+__all__ = ["name_str"]  # re-exported for the describers
+
 Json = dict[str, Any]
 """A JSON object made only of plain types."""
-
-# RFC 4514 short names, plus the usual long names for the rest.
-_NAME_KEYS: dict[str, str] = {
-    "common_name": "CN",
-    "country_name": "C",
-    "organization_name": "O",
-    "organizational_unit_name": "OU",
-    "locality_name": "L",
-    "state_or_province_name": "ST",
-    "street_address": "STREET",
-    "domain_component": "DC",
-    "user_id": "UID",
-    "serial_number": "serialNumber",
-    "email_address": "emailAddress",
-    "given_name": "GN",
-    "surname": "SN",
-    "title": "title",
-    "organization_identifier": "organizationIdentifier",
-    "pseudonym": "pseudonym",
-    "name": "name",
-    "initials": "initials",
-    "generation_qualifier": "generationQualifier",
-    "dn_qualifier": "dnQualifier",
-    "business_category": "businessCategory",
-    "postal_code": "postalCode",
-    "incorporation_country": "jurisdictionC",
-    "incorporation_state_or_province": "jurisdictionST",
-    "incorporation_locality": "jurisdictionL",
-    "telephone_number": "telephoneNumber",
-}
 
 
 def iso(value: Any) -> str | None:
@@ -86,41 +60,6 @@ def hex_bytes(value: bytes | None) -> str | None:
 def sha256_hex(data: bytes) -> str:
     """SHA-256 of ``data`` as lowercase hex."""
     return hashlib.sha256(data).hexdigest()
-
-
-def _escape_rdn_value(text: str) -> str:
-    out = []
-    for i, ch in enumerate(text):
-        if ch in ',+"\\<>;' or (ch == "#" and i == 0) or (ch == " " and i in (0, len(text) - 1)):
-            out.append("\\" + ch)
-        elif ch == "\x00":
-            out.append("\\00")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def name_str(name: Any) -> str:
-    """Render an asn1crypto ``x509.Name`` as an RFC 4514 string (most specific RDN first)."""
-    rdns = []
-    for rdn in reversed(list(name.chosen)):
-        parts = []
-        for atv in rdn:
-            key = atv["type"].native
-            short = _NAME_KEYS.get(key) if isinstance(key, str) else None
-            if short is None:
-                short = atv["type"].dotted
-            try:
-                val = atv["value"].native
-            except Exception:  # an undecodable value: show its encoding (RFC 4514 §2.4)
-                val = None
-            if isinstance(val, str):
-                text = _escape_rdn_value(val)
-            else:
-                text = "#" + atv["value"].dump().hex()
-            parts.append(f"{short}={text}")
-        rdns.append("+".join(parts))
-    return ",".join(rdns)
 
 
 def general_name_str(gn: Any) -> str:

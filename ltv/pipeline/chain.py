@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from ltv.names import name_str
 from ltv.pipeline.integrity import from_pyhanko
 from ltv.report import SubIndication
 
@@ -103,7 +104,7 @@ def _explain(
 ) -> str:
     from ltv.report import rfc3339
 
-    who = cert.subject.human_friendly
+    who = name_str(cert.subject)
     at = rfc3339(moment)
     match sub:
         case SubIndication.NO_CERTIFICATE_CHAIN_FOUND:
