@@ -496,7 +496,7 @@ class Verifier:
             indication=d.indication,
             subindication=d.subindication,
             reasons=d.reasons,
-            warnings=d.warnings,
+            warnings=tuple(dict.fromkeys([*integ.warnings, *d.warnings])),
             level=None,
             signer=_signer_report(token.tsa_cert) if token.tsa_cert is not None else None,
             integrity=integ.report,
@@ -527,7 +527,7 @@ class Verifier:
         from ltv.pipeline.verdict import CertStatus, Facts, decide
 
         policy = self.policy
-        warnings: list[str] = []
+        warnings: list[str] = list(integ.warnings)  # tolerated changes after signing
         # (3) signature timestamp: TSA chain at the first covering trusted doc TST, else base
         ts_report: TimestampReport | None = None
         poe: datetime | None = None

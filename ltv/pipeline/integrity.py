@@ -9,7 +9,10 @@ Spec steps:
   content is a FORMAT_FAILURE.
 - ISO 32000-2 §12.8.2.2 (DocMDP) and pyHanko's difference analysis: incremental updates after
   the signed revision are classified NONE / FORM_FILLING / ANNOTATIONS / OTHER (DSS updates and
-  document timestamps — pyHanko's LTA_UPDATES — count as NONE).
+  document timestamps — pyHanko's LTA_UPDATES — count as NONE). The policy is pyHanko's
+  default except that an existing /VRI entry may be modified or removed by a later DSS update
+  (ETSI EN 319 142-1 §5.4.2.3: VRI is optional; ltv reads evidence from every revision): see
+  ``ltv.pipeline.diff_policy``. Such a change is reported as a warning.
 - For a document timestamp (ETSI EN 319 142-1 §5.4; RFC 3161 §2.4.2) ``intact`` means the
   TSTInfo messageImprint equals the ByteRange digest.
 """
@@ -33,6 +36,8 @@ class IntegrityResult:
     failure: SubIndication | None
     """TOTAL-FAILED subindication if integrity is broken, else None."""
     reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """Tolerated findings for the signature's report (e.g. a VRI entry changed later)."""
     md_algorithm: str | None = None
     signature_mechanism: str | None = None
 
@@ -80,14 +85,17 @@ def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
     """Run the integrity checks; problems are data (a FAILED subindication), not exceptions."""
     from asn1crypto import core
     from cryptography.hazmat.primitives import hashes
-    from pyhanko.sign.diff_analysis import DiffResult  # noqa: F401 - import errors surface here
+    from pyhanko.sign.diff_analysis import DiffResult
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
     from pyhanko.sign.validation.status import SignatureCoverageLevel  # noqa: F401
     from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+    from ltv.pipeline.diff_policy import ltv_diff_policy
+
     emb = sig.embedded
     reasons: list[str] = []
+    warnings: list[str] = []
     signer_info = emb.signer_info
     md_algorithm = str(signer_info["digest_algorithm"]["algorithm"].native)
     mechanism = str(signer_info["signature_algorithm"]["algorithm"].native)
@@ -113,10 +121,13 @@ def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
         return _broken(SubIndication.FORMAT_FAILURE, "overlapping /ByteRange segments")
 
     try:
-        emb.compute_integrity_info()  # type: ignore[no-untyped-call]
+        diff_policy, dss_rule = ltv_diff_policy()
+        emb.compute_integrity_info(diff_policy=diff_policy)  # type: ignore[no-untyped-call]
         coverage = _coverage(emb.coverage)
         modifications, mod_reasons = _modifications(emb.diff_result)
         reasons.extend(mod_reasons)
+        if isinstance(emb.diff_result, DiffResult):  # tolerated only if the review passed
+            warnings.extend(c.warning() for c in dss_rule.changes)
         docmdp_ok = emb.summarise_integrity_info().get("docmdp_ok")
     except SignatureValidationError as err:
         return _broken(
@@ -194,6 +205,7 @@ def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
         ),
         failure=failure,
         reasons=tuple(reasons),
+        warnings=tuple(warnings),
         md_algorithm=md_algorithm,
         signature_mechanism=mechanism,
     )
