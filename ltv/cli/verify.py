@@ -2,7 +2,7 @@
 
 ::
 
-    ltv verify FILE.pdf... [--trust PEM|DIR]... [--tsa-trust PEM|DIR]... [--policy FILE.toml]
+    ltv verify FILE.pdf... [--trust PEM|DIR]... [--tsa-trust PEM|DIR]... [--policy FILE.toml|PRESET]
                [--online never|fallback|always] [--at ISO-8601] [--format text|json]
                [--output FILE] [--connect-to HOST:PORT:ADDR:PORT]... [--timeout S]
 
@@ -23,6 +23,7 @@ import typer
 from ltv.cli._common import configure_logging, parse_connect_to
 
 if TYPE_CHECKING:
+    from ltv.policy import ValidationPolicy
     from ltv.report import Report
 
 _FORMATS = ("text", "json")
@@ -49,6 +50,19 @@ def parse_at(value: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _policy_from_option(value: str | None) -> ValidationPolicy:
+    """``--policy``: a TOML file, or the name of a preset (``default``, ``strict``, ...)."""
+    from pathlib import Path
+
+    from ltv.policy import PRESETS, ValidationPolicy, load_policy
+
+    if value is None:
+        return ValidationPolicy.preset("default")
+    if value in PRESETS and not Path(value).exists():
+        return ValidationPolicy.preset(value)
+    return load_policy(value)
+
+
 def exit_code(reports: list[Report]) -> int:
     """Worst first: any TOTAL-FAILED → 1; any unevaluable → 4; any INDETERMINATE → 3; else 0."""
     codes = {r.exit_code for r in reports}
@@ -68,7 +82,9 @@ def verify_command(
         list[str] | None,
         typer.Option("--tsa-trust", help="Trust anchor for TSAs (default: the --trust anchors)."),
     ] = None,
-    policy_file: Annotated[str | None, typer.Option("--policy", help="Policy TOML file.")] = None,
+    policy_file: Annotated[
+        str | None, typer.Option("--policy", help="Policy TOML file, or a preset name.")
+    ] = None,
     online: Annotated[
         str | None, typer.Option("--online", help="never (default) | fallback | always.")
     ] = None,
@@ -90,7 +106,7 @@ def verify_command(
 ) -> None:
     """Validate signatures at their trusted time, on stapled evidence (offline by default)."""
     from ltv.errors import UsageError
-    from ltv.policy import Online, ValidationPolicy, load_policy
+    from ltv.policy import Online
     from ltv.trust import TrustStore
 
     configure_logging(verbose)
@@ -104,7 +120,7 @@ def verify_command(
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
     moment = parse_at(at) if at is not None else None
-    policy = load_policy(policy_file) if policy_file else ValidationPolicy.preset("default")
+    policy = _policy_from_option(policy_file)
     if online is not None:
         policy = policy.replace(online=Online(online))
     policy = policy.with_trust(

@@ -191,6 +191,18 @@ def test_policy_file_and_at(files: dict[str, Path]) -> None:
     assert result.exit_code == 3
 
 
+def test_policy_preset_by_name(files: dict[str, Path]) -> None:
+    base = [str(files["good-b-lt"]), *trust_args(), "--format", "json", *NOW_ARGS]
+    strict = run(*base, "--policy", "strict")
+    assert jsonl(strict.stdout)[0]["policy"]["name"] == "strict"
+    assert strict.exit_code == 3  # same verdict as the strict.toml sample
+    default = run(*base)
+    assert jsonl(default.stdout)[0]["policy"]["name"] == "default"
+    assert default.exit_code == 0
+    unknown = run(*base, "--policy", "no-such-preset-or-file")
+    assert unknown.exit_code == 2
+
+
 def test_online_fallback_with_connect_to(files: dict[str, Path], pki_server) -> None:  # type: ignore[no-untyped-def]
     connect = [f"{k}:{v[0]}:{v[1]}" for k, v in pki_server.connect_to.items()]
     args = [a for c in connect for a in ("--connect-to", c)]
