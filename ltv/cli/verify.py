@@ -54,12 +54,18 @@ def _policy_from_option(value: str | None) -> ValidationPolicy:
     """``--policy``: a TOML file, or the name of a preset (``default``, ``strict``, ...)."""
     from pathlib import Path
 
+    from ltv.errors import PolicyError
     from ltv.policy import PRESETS, ValidationPolicy, load_policy
 
     if value is None:
         return ValidationPolicy.preset("default")
-    if value in PRESETS and not Path(value).exists():
-        return ValidationPolicy.preset(value)
+    if not Path(value).exists():
+        if value in PRESETS:
+            return ValidationPolicy.preset(value)
+        raise PolicyError(
+            f"--policy {value!r}: no such file, nor a preset",
+            hint=f"presets: {', '.join(sorted(PRESETS))}; or a TOML file (samples/policies/)",
+        )
     return load_policy(value)
 
 
