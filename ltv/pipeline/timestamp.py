@@ -67,6 +67,22 @@ def imprint_of_signature(signature_value: bytes) -> Callable[[str], bytes]:
     return _digest
 
 
+def _unusable(
+    gen_time: datetime | None, chain_moment: datetime, why: str, failure: SubIndication
+) -> TokenResult:
+    """A token that could not be checked at all: no TSA, nothing verified."""
+    return TokenResult(
+        gen_time=gen_time,
+        tsa_cert=None,
+        imprint_ok=False,
+        signature_ok=False,
+        chain=None,
+        chain_moment=chain_moment,
+        problems=(f"timestamp token unusable: {why}",),
+        failure=failure,
+    )
+
+
 async def validate_token(
     token: cms.SignedData,
     expected_imprint: Callable[[str], bytes],
@@ -114,28 +130,10 @@ async def validate_token(
             problems.append("the TSA signature on the timestamp token does not verify")
     except SignatureValidationError as err:
         sub = from_pyhanko(err.ades_subindication) or SubIndication.FORMAT_FAILURE
-        return TokenResult(
-            gen_time=gen_time,
-            tsa_cert=None,
-            imprint_ok=False,
-            signature_ok=False,
-            chain=None,
-            chain_moment=chain_moment,
-            problems=(f"timestamp token unusable: {err.failure_message}",),
-            failure=sub,
-        )
+        return _unusable(gen_time, chain_moment, err.failure_message, sub)
     except Exception as err:  # malformed ASN.1 of every kind
         msg = " ".join(str(err).split()) or type(err).__name__
-        return TokenResult(
-            gen_time=gen_time,
-            tsa_cert=None,
-            imprint_ok=False,
-            signature_ok=False,
-            chain=None,
-            chain_moment=chain_moment,
-            problems=(f"timestamp token unusable: {msg}",),
-            failure=SubIndication.FORMAT_FAILURE,
-        )
+        return _unusable(gen_time, chain_moment, msg, SubIndication.FORMAT_FAILURE)
     # (3e)
     token_certs = list(cert_info.other_certs)
     chain = await validate_chain(
