@@ -117,7 +117,7 @@ SAMPLES: tuple[Sample, ...] = (
     Sample(
         "unknown.pdf",
         "INDETERMINATE",
-        None,
+        "CERTIFICATE_CHAIN_GENERAL_FAILURE",
         "B-T",
         "signer-unknown; the DSS holds a signed OCSP response saying 'unknown' (never 'good')",
     ),
