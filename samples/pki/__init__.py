@@ -64,6 +64,10 @@ __all__ = [
     "TSA_KEY",
     "TSA_ROOT_CERT",
     "TSA_ROOT_OCSP_CERT",
+    "TSA_SHORT_CERT",
+    "TSA_SHORT_KEY",
+    "TSA_SHORT_NOT_AFTER",
+    "TSA_SHORT_URL",
     "TSA_URL",
     "URL_PREFIX",
     "cert_path",
@@ -110,6 +114,7 @@ CERT_LABELS: Final = (
     "tsa-root",
     "tsa",
     "tsa-root-ocsp",
+    "tsa-short",
     *SIGNERS,
 )
 """Every certificate/key label: ``certs/<label>.cert.pem``, ``keys/<label>.key.pem``."""
@@ -156,6 +161,11 @@ CRL_INTERM_URL: Final = crl_url("interm")
 CRL_TSA_ROOT_URL: Final = crl_url("tsa-root")
 TSA_URL: Final = f"{URL_PREFIX}/{ARCH}/tsa/tsa"
 """RFC 3161 time-stamping service (certificate ``tsa``, chain ``tsa-root``)."""
+TSA_SHORT_URL: Final = f"{URL_PREFIX}/{ARCH}/tsa/tsa-short"
+"""RFC 3161 time-stamping service of the short-lived ``tsa-short`` (chain ``tsa-root``; the
+certificate expires at :data:`TSA_SHORT_NOT_AFTER`)."""
+TSA_SHORT_NOT_AFTER: Final = datetime(2027, 1, 1, tzinfo=UTC)
+"""End of ``tsa-short``'s validity: its timestamps need a later document timestamp after it."""
 
 SIGNER_OCSP_URL: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -219,6 +229,7 @@ def chain_paths(label: str) -> tuple[Path, ...]:
         "tsa-root": None,
         "tsa": "tsa-root",
         "tsa-root-ocsp": "tsa-root",
+        "tsa-short": "tsa-root",
         **dict.fromkeys(SIGNERS, "interm"),
     }
     if label not in issuers:
@@ -249,6 +260,8 @@ TSA_ROOT_OCSP_CERT: Final = cert_path("tsa-root-ocsp")
 TSA_ROOT_CERT: Final = cert_path("tsa-root")
 TSA_CERT: Final = cert_path("tsa")
 TSA_KEY: Final = key_path("tsa")
+TSA_SHORT_CERT: Final = cert_path("tsa-short")
+TSA_SHORT_KEY: Final = key_path("tsa-short")
 SIGNER_GOOD_CERT: Final = cert_path("signer-good")
 SIGNER_GOOD_KEY: Final = key_path("signer-good")
 SIGNER_GOOD_P12: Final = p12_path("signer-good")

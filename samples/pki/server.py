@@ -8,7 +8,7 @@ Routes (``{ARCH}`` = ``ltv``; every answer is computed "as of" :meth:`PkiServer.
   ``slow`` (sleeps :attr:`PkiServer.slow_seconds`, then answers like ``interm``),
   ``http500`` (HTTP 500), ``garbage`` (HTTP 200, ``application/ocsp-response``, not DER).
 - Everything else goes to certomancer's Animator: ``GET /ltv/crls/<label>/latest.crl``,
-  ``POST /ltv/tsa/tsa``, ``GET /ltv/certs/<label>/ca.crt`` ...
+  ``POST /ltv/tsa/tsa`` and ``/ltv/tsa/tsa-short``, ``GET /ltv/certs/<label>/ca.crt`` ...
 
 Every exchange is appended to :attr:`PkiServer.log`. The ``X-Certomancer-Fake-Time`` header is
 ignored: :meth:`PkiServer.freeze` is the one way to move the clock.

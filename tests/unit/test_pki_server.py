@@ -278,6 +278,7 @@ def test_ocsp_unknown_responder_signs_unknown(pki_server: PkiServer, method: str
         # the roots delegate (the responders in interm's and tsa's AIA) ...
         ("interm", "root", pki.OCSP_ROOT_URL, "root-ocsp"),
         ("tsa", "tsa-root", pki.OCSP_TSA_ROOT_URL, "tsa-root-ocsp"),
+        ("tsa-short", "tsa-root", pki.OCSP_TSA_ROOT_URL, "tsa-root-ocsp"),
         # ... and answer with their own key only at the -self URLs (in no certificate)
         ("interm", "root", pki.OCSP_ROOT_SELF_URL, "root"),
         ("tsa", "tsa-root", pki.OCSP_TSA_ROOT_SELF_URL, "tsa-root"),
@@ -459,13 +460,16 @@ def test_ca_crls_parse_and_are_empty(pki_server: PkiServer, url: str, issuer: st
 # ---- TSA ----------------------------------------------------------------------------------------
 
 
-def test_tsa_answers_a_valid_token_at_the_frozen_time(pki_server: PkiServer) -> None:
+@pytest.mark.parametrize(("url", "label"), [(pki.TSA_URL, "tsa"), (pki.TSA_SHORT_URL, "tsa-short")])
+def test_tsa_answers_a_valid_token_at_the_frozen_time(
+    pki_server: PkiServer, url: str, label: str
+) -> None:
     pki_server.freeze(T_AFTER)
     nonce = secrets.randbits(63)
     reply = _http(
         pki_server,
         "POST",
-        _path(pki.TSA_URL),
+        _path(url),
         _tsa_request(b"signature value", nonce),
         content_type="application/timestamp-query",
     )
@@ -485,11 +489,11 @@ def test_tsa_answers_a_valid_token_at_the_frozen_time(pki_server: PkiServer) -> 
 
     (signer_info,) = signed_data["signer_infos"]
     certs = [c.chosen.dump() for c in signed_data["certificates"]]
-    assert pki.load_cert("tsa").dump() in certs
+    assert pki.load_cert(label).dump() in certs
     attrs = {a["type"].native: a["values"][0] for a in signer_info["signed_attrs"]}
     assert attrs["message_digest"].native == hashlib.sha256(tst_info_der).digest()
     _verify_signature(
-        "tsa",
+        label,
         signer_info["signature"].native,
         signer_info["signed_attrs"].untag().dump(),
         signer_info["signature_algorithm"],
@@ -526,15 +530,17 @@ def test_committed_certificates_chain_and_urls(label: str) -> None:
         expected_crl = pki.SIGNER_CRL_URL[label]
         assert crl_urls == ([] if expected_crl is None else [expected_crl])
         assert cert.not_valid_after > datetime(2030, 1, 1, tzinfo=UTC) or label == "signer-expired"
-    elif label in {"interm", "tsa"}:
+    elif label in {"interm", "tsa", "tsa-short"}:
         parent = "root" if label == "interm" else "tsa-root"
         assert ocsp_urls == [pki.ocsp_url(parent)]
         assert crl_urls == [pki.crl_url(parent)]
     else:
         assert (ocsp_urls, crl_urls) == ([], [])
-    if label == "tsa":
+    if label in {"tsa", "tsa-short"}:
         assert cert.extended_key_usage_value.native == ["time_stamping"]
         assert cert.critical_extensions >= {"extended_key_usage"}
+    if label == "tsa-short":  # expires early: its timestamps need a later document timestamp
+        assert cert.not_valid_after == pki.TSA_SHORT_NOT_AFTER
     if label in pki.RESPONDERS:
         # RFC 6960 §4.2.2.2: issued directly by the CA it answers for, id-kp-OCSPSigning;
         # §4.2.2.2.1 id-pkix-ocsp-nocheck (so no revocation data is needed for it).

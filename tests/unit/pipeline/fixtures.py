@@ -276,3 +276,82 @@ class SocketGuard:
         monkeypatch.setattr(socket.socket, "connect", _refuse)
         monkeypatch.setattr(socket.socket, "connect_ex", _refuse)
         monkeypatch.setattr(socket, "create_connection", _refuse)
+
+
+# -- long-term: a short-lived TSA renewed by a document timestamp from a long-lived one ------------
+
+T_SHORT_SIGN = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+"""B-LT by signer-good with a signature timestamp from ``tsa-short`` (valid until 2027-01-01)."""
+T_SHORT_RENEW = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+"""The archive's renewal: a document timestamp from ``tsa`` (valid until 2050), before 2027."""
+T_SHORT_LATE_RENEW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+"""A renewal that comes too late: ``tsa-short`` had already expired."""
+
+
+def sign_with_ltv(server: PkiServer, *, tsa_url: str, at: datetime, level: str = "B-LT") -> bytes:
+    """signer-good through ``ltv.sign.Signer`` against the live PKI, its clock frozen at ``at``
+    (evidence fetched and checked at ``at``, signature timestamp genTime ``at``)."""
+    from ltv.evidence.http import HttpClient
+    from ltv.sign import PadesLevel, Signer, SigningPolicy
+    from samples import pki
+
+    server.freeze(at)
+    try:
+        signer = Signer.from_pkcs12(
+            pki.SIGNER_GOOD_P12,
+            pki.P12_PASSPHRASE,
+            policy=SigningPolicy(level=PadesLevel(level), tsa_url=tsa_url),
+            network=HttpClient(connect_to=server.connect_to, timeout=10),
+            chain=[pki.TSA_ROOT_CERT],
+        )
+        return signer.sign(unsigned_pdf(), field="Sig1", at=at)
+    finally:
+        server.freeze(None)
+
+
+def extend_with_ltv(server: PkiServer, data: bytes, *, tsa_url: str, at: datetime) -> bytes:
+    """``ltv.sign.Extender``: fresh evidence for every embedded TSA chain + a document
+    timestamp from ``tsa_url``, with the server clock frozen at ``at``."""
+    from ltv.evidence.http import HttpClient
+    from ltv.sign import Extender
+    from samples import pki
+
+    server.freeze(at)
+    try:
+        return Extender(
+            tsa_url=tsa_url,
+            network=HttpClient(connect_to=server.connect_to, timeout=10),
+            trust=[pki.load_cert("tsa-root")],
+        ).extend(data, at=at)
+    finally:
+        server.freeze(None)
+
+
+def build_longterm(server: PkiServer) -> dict[str, bytes]:
+    """``short-b-lt``: B-LT whose signature timestamp is by ``tsa-short``; ``short-renewed``:
+    that file extended by a document timestamp of ``tsa`` at T_SHORT_RENEW (< 2027);
+    ``short-renewed-late``: the same extension made after ``tsa-short`` expired."""
+    from samples import pki
+
+    out: dict[str, bytes] = {}
+    out["short-b-lt"] = sign_with_ltv(server, tsa_url=pki.TSA_SHORT_URL, at=T_SHORT_SIGN)
+    out["short-renewed"] = extend_with_ltv(
+        server, out["short-b-lt"], tsa_url=pki.TSA_URL, at=T_SHORT_RENEW
+    )
+    out["short-renewed-late"] = extend_with_ltv(
+        server, out["short-b-lt"], tsa_url=pki.TSA_URL, at=T_SHORT_LATE_RENEW
+    )
+    return out
+
+
+_LONGTERM_CACHE: dict[str, bytes] = {}
+
+
+def get_longterm_fixtures() -> dict[str, bytes]:
+    """Like :func:`get_fixtures`: built once with a private PKI server, stopped afterwards."""
+    if not _LONGTERM_CACHE:
+        from samples.pki.server import PkiServer
+
+        with PkiServer(port=0) as server:
+            _LONGTERM_CACHE.update(build_longterm(server))
+    return dict(_LONGTERM_CACHE)
