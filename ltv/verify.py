@@ -476,6 +476,11 @@ class Verifier:
         )
         chain_problem = chain.problem if chain else (token.failure or SubIndication.FORMAT_FAILURE)
         chain_reason = chain.reason if chain else "; ".join(token.problems)
+        if not token.existed_by_then and chain_problem is None:
+            # EN 319 102-1 §5.6.2.2: a POE is an instant the object existed at; a genTime after
+            # the moment of judgement breaks the order of proofs of existence
+            chain_problem = SubIndication.TIMESTAMP_ORDER_FAILURE
+            chain_reason = "; ".join(token.problems)
         facts = Facts(
             kind="document-timestamp",
             integrity_failure=integ.failure,

@@ -16,17 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ltv.pipeline.chain import ChainResult, validate_chain
 from ltv.pipeline.integrity import from_pyhanko
-from ltv.report import SubIndication
+from ltv.report import SubIndication, rfc3339
 
 if TYPE_CHECKING:
     from asn1crypto import cms, x509
 
-__all__ = ["TokenResult", "imprint_of_signature", "validate_token"]
+__all__ = ["TIMESTAMP_CLOCK_SKEW", "TokenResult", "imprint_of_signature", "validate_token"]
+
+TIMESTAMP_CLOCK_SKEW = timedelta(minutes=5)
+"""How far a genTime may lie after the moment a token is judged at (clocks differ)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,12 +43,15 @@ class TokenResult:
     problems: tuple[str, ...] = ()
     failure: SubIndication | None = None
     md_algorithms: tuple[str, ...] = field(default=())
+    existed_by_then: bool = True
+    """genTime is not after the moment the token is judged at (plus clock skew)."""
 
     @property
     def trusted(self) -> bool:
         """Imprint, signature and TSA chain all good (revocation of the TSA chain aside)."""
         return (
             self.gen_time is not None
+            and self.existed_by_then
             and self.imprint_ok
             and self.signature_ok
             and self.chain is not None
@@ -145,6 +151,15 @@ async def validate_token(
     )
     if chain.problem is not None and chain.reason:
         problems.append(f"TSA: {chain.reason}")
+    # (3f) a proof of existence cannot come from the future: the token must exist by the moment
+    # it is judged at — the genTime of the timestamp covering it, or "now" for the outermost
+    # (ETSI EN 319 102-1 §5.6.2.2: a POE is an instant at which the object existed)
+    existed_by_then = gen_time <= chain_moment + TIMESTAMP_CLOCK_SKEW
+    if not existed_by_then:
+        problems.append(
+            f"genTime {rfc3339(gen_time)} is later than {rfc3339(chain_moment)}, the time it is "
+            "checked at: a timestamp from the future proves nothing"
+        )
     return TokenResult(
         gen_time=gen_time,
         tsa_cert=tsa_cert,
@@ -154,4 +169,5 @@ async def validate_token(
         chain_moment=chain_moment,
         problems=tuple(problems),
         md_algorithms=(mi_algo, md_algo),
+        existed_by_then=existed_by_then,
     )

@@ -89,14 +89,24 @@ class RequestLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[LogEntry] = []
+        self._epoch = 0
 
-    def append(self, entry: LogEntry) -> None:
+    @property
+    def epoch(self) -> int:
+        """Bumped by :meth:`clear`: a request that started before a clear is not logged after it."""
         with self._lock:
-            self._entries.append(entry)
+            return self._epoch
+
+    def append(self, entry: LogEntry, *, epoch: int | None = None) -> None:
+        """Log ``entry`` unless the log was cleared since ``epoch`` (when the request started)."""
+        with self._lock:
+            if epoch is None or epoch == self._epoch:
+                self._entries.append(entry)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._epoch += 1
 
     def snapshot(self) -> list[LogEntry]:
         with self._lock:
@@ -349,10 +359,11 @@ class PkiServer:
     def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = MAX_BODY
+        epoch = self.log.epoch
         body = b""
         try:
             body = request.get_data(cache=True)
-            response = self._dispatch(request, body)
+            response = self._dispatch(request, body, epoch)
         except HTTPException as exc:
             response = exc.get_response(environ)
         except ValueError as exc:  # asn1crypto's verdict on a malformed DER request body
@@ -369,15 +380,16 @@ class PkiServer:
                 status=response.status_code,
                 content_type=response.headers.get("Content-Type", ""),
                 body_length=len(body),
-            )
+            ),
+            epoch=epoch,
         )
         return response(environ, start_response)
 
-    def _dispatch(self, request: Request, body: bytes) -> Response:
+    def _dispatch(self, request: Request, body: bytes, epoch: int) -> Response:
         path = request.path
         if path.startswith(_OCSP_PREFIX):
             label, _, encoded = path[len(_OCSP_PREFIX) :].partition("/")
-            return self._serve_ocsp(request.method, label, encoded, body)
+            return self._serve_ocsp(request.method, label, encoded, body, epoch)
         # Hand a fresh request with the already-read body to certomancer (CRLs, TSA, certs).
         environ = dict(request.environ)
         environ["wsgi.input"] = io.BytesIO(body)
@@ -387,7 +399,9 @@ class PkiServer:
             return result.get_response(environ)
         return cast(Response, result)
 
-    def _serve_ocsp(self, method: str, label: str, encoded: str, body: bytes) -> Response:
+    def _serve_ocsp(
+        self, method: str, label: str, encoded: str, body: bytes, epoch: int
+    ) -> Response:
         from certomancer.registry import CertomancerObjectNotFoundError, ServiceLabel
 
         if method == "POST" and not encoded:

@@ -386,6 +386,27 @@ def test_stop_wakes_a_sleeping_slow_handler() -> None:
     assert time.monotonic() - started < 2.0
 
 
+def test_reset_wakes_a_sleeping_slow_handler_and_keeps_it_out_of_the_log() -> None:
+    """A slow request left over from one test must not show up in the next test's log."""
+    with PkiServer(slow_seconds=60.0) as server:
+        request = _ocsp_request("signer-slow", "interm")
+        replies: list[Reply] = []
+        worker = threading.Thread(
+            target=lambda: replies.append(
+                _http(server, "POST", _path(pki.OCSP_SLOW_URL), request, timeout=5)
+            ),
+            daemon=True,
+        )
+        worker.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        server.reset()
+        worker.join(timeout=3)
+        assert time.monotonic() - started < 2.0
+        assert [r.status for r in replies] == [503]
+        assert len(server.log) == 0
+
+
 def test_refused_host_maps_to_a_port_where_nothing_listens(pki_server: PkiServer) -> None:
     address, port = pki_server.connect_to[f"{pki.REFUSED_HOST}:80"]
     assert address == "127.0.0.1"

@@ -266,6 +266,24 @@ def test_renewal_after_short_tsa_expired_does_not_rescue(
     assert s.validation_time == fx.T_SHORT_LATE_RENEW
 
 
+def test_timestamp_from_the_future_is_no_proof_of_existence(
+    pdfs: dict[str, bytes], guard: fx.SocketGuard
+) -> None:
+    """Checked on 2026-11-28, a document timestamp whose genTime is 2027-03-01 cannot be a POE
+    (a wrong TSA clock, or a forged token): the document timestamp is not trusted and the
+    signature is judged on its own signature timestamp, at 2026-06-15."""
+    r = verify(pdfs["short-renewed-late"], BEFORE_EXPIRY)
+    d = doc_ts(r)
+    assert d.indication is Indication.INDETERMINATE
+    assert d.subindication is SubIndication.TIMESTAMP_ORDER_FAILURE
+    assert d.timestamp is not None and not d.timestamp.trusted
+    assert any("from the future" in p for p in d.timestamp.problems)
+    s = sig(r)
+    assert s.validation_time_source is TimeSource.SIGNATURE_TIMESTAMP
+    assert s.validation_time < fx.T_SHORT_LATE_RENEW
+    assert r.indication is not Indication.TOTAL_PASSED
+
+
 # -- the archive's renewal through the real CLI ----------------------------------------------
 
 
