@@ -425,7 +425,8 @@ class PkiServer:
         if label == "slow":
             deadline = time.monotonic() + self.slow_seconds
             while (left := deadline - time.monotonic()) > 0:
-                if self._stopping.wait(min(left, 0.25)):
+                if self._stopping.wait(min(left, 0.25)) or self.log.epoch != epoch:
+                    # stopped, or reset between tests: a sleeper must not leak into the next test
                     return Response("server stopping\n", status=503, mimetype="text/plain")
 
         ocsp_request = _parse_ocsp_request(der)
