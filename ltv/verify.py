@@ -657,12 +657,22 @@ class Verifier:
                 min_level=policy.min_level,
             )
         )
+        reasons = d.reasons
+        if d.indication is not Indication.TOTAL_PASSED and ts_report and not ts_report.trusted:
+            # say first *why* the signature was judged at this later time: its own timestamp
+            # could not serve as proof of existence (e.g. its TSA expired, nothing renewed it)
+            why = "; ".join(ts_report.problems) or "its TSA chain could not be validated"
+            reasons = (
+                f"signature timestamp not usable as proof of existence ({why}); "
+                f"validated at {rfc3339(vt)} ({source}) instead",
+                *reasons,
+            )
         return SignatureReport(
             field=sig.field,
             kind="signature",
             indication=d.indication,
             subindication=d.subindication,
-            reasons=d.reasons,
+            reasons=reasons,
             warnings=tuple(dict.fromkeys([*warnings, *d.warnings])),
             level=level,
             signer=_signer_report(signer_cert),

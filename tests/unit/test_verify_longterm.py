@@ -152,6 +152,9 @@ def test_short_tsa_b_lt_after_tsa_expiry_is_indeterminate(
         for w in s.warnings
     )
     assert any("no usable revocation evidence" in reason for reason in s.reasons)
+    # the first reason says why the signature was judged in 2030 at all
+    assert s.reasons[0].startswith("signature timestamp not usable as proof of existence")
+    assert "2027-01-01" in s.reasons[0] and "validated at 2030-01-01T00:00:00Z" in s.reasons[0]
     assert s.level is not Level.B_LT and s.level is not Level.B_LTA
     assert guard.attempts == []
 
