@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PYHANKO_LOGGERS", "Verifier", "keep_library_logs_off_stderr", "utc_now"]
 
+_log = logging.getLogger("ltv.verify")
+
 PYHANKO_LOGGERS = ("pyhanko", "pyhanko_certvalidator")
 """Loggers of the libraries the pipeline wraps."""
 
@@ -301,13 +303,23 @@ class Verifier:
 
         try:
             extracted = extract(data)
-        except LtvError as err:
-            return self._error_report(path, data, now, err.message)
-        client = self._client()
-        try:
+            client = self._client()
             signatures = await self._run(extracted, client, now=now, at=at)
         except LtvError as err:
             return self._error_report(path, data, now, err.message)
+        except Exception as err:
+            # A bug met on this file (a library choking on some damaged structure) must not
+            # abort a batch: this file is reported as not evaluable, the next one is verified.
+            # The traceback goes to the "ltv" logger (shown with --verbose).
+            _log.exception("internal error while verifying %s", path)
+            why = " ".join(str(err).split())[:200] or "no message"
+            return self._error_report(
+                path,
+                data,
+                now,
+                f"could not be evaluated: internal error {type(err).__name__}: {why} "
+                "(please report it, with the file if you can)",
+            )
         error = None
         if not signatures:
             error = "no signature found"

@@ -59,7 +59,7 @@ async def validate_chain(
         raise ValueError("moment must be timezone-aware")
     vc = ValidationContext(
         trust_roots=anchors,
-        other_certs=other_certs,
+        other_certs=[c for c in other_certs if _parses(c)],
         moment=moment,
         best_signature_time=moment,
         allow_fetching=False,
@@ -97,6 +97,17 @@ async def validate_chain(
         reason=reason,
         time_horizon=result.error_time_horizon,
     )
+
+
+def _parses(cert: x509.Certificate) -> bool:
+    """Whether *cert* parses in full: a damaged certificate (e.g. one of a file's DSS with a
+    broken extension) cannot be on any path, and asn1crypto's lazy parsing would otherwise raise
+    inside certvalidator's registry."""
+    try:
+        cert.native  # noqa: B018 - parse eagerly
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True
 
 
 def _explain(
