@@ -27,6 +27,11 @@ Time and network are arguments: ``at=`` (timezone-aware; defaults to the current
 call) and ``network=`` (an :class:`ltv.evidence.http.HttpClient`, or ``NoNetwork``). Nothing here
 reads a global clock implicitly or opens sockets itself.
 
+Chains are completed from the certificates given (PKCS#12, ``chain``/``extra_certs``, the token,
+the DSS); a CA certificate still missing is fetched from the caIssuers URL of the certificate it
+issued (RFC 5280 §4.2.2.1, :func:`build_chain`), through the same ``network``, and used only if
+its key verifies that certificate's signature.
+
 Evidence reuse (DESIGN.md "Library shape"): a :class:`Signer` keeps the good evidence it fetched in
 an :class:`EvidenceCache` until the evidence's ``nextUpdate``; concurrent requests (threads, or
 tasks of one or more event loops) wait for the one fetch in flight instead of asking again — the
@@ -70,16 +75,21 @@ __all__ = [
     "Signer",
     "SigningPolicy",
     "build_chain",
+    "ca_issuers_urls",
     "embed_evidence",
     "fetch_evidence",
+    "fetch_issuer_certs",
     "load_certificate_files",
     "make_timestamper",
+    "parse_issuer_certs",
 ]
 
 DEFAULT_MD: Final = "sha256"
 """Digest for the signature, the signature timestamp imprint and document timestamps."""
 DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=5)
 """Tolerance when judging freshness (thisUpdate slightly after the signing time is accepted)."""
+MAX_ISSUER_FETCHES: Final = 5
+"""Most issuer certificates :func:`build_chain` fetches from caIssuers URLs for one chain."""
 
 
 class PadesLevel(enum.StrEnum):
@@ -225,36 +235,167 @@ def load_certificate_files(paths: Iterable[str | os.PathLike[str]]) -> list[asn1
     return out
 
 
+def ca_issuers_urls(cert: asn1_x509.Certificate) -> list[str]:
+    """The HTTP(S) caIssuers URLs of *cert*'s Authority Information Access (RFC 5280 §4.2.2.1)."""
+    aia = cert.authority_information_access_value
+    if aia is None:
+        return []
+    urls: list[str] = []
+    for desc in aia:
+        if desc["access_method"].native != "ca_issuers":
+            continue
+        location = desc["access_location"]
+        if location.name != "uniform_resource_identifier":
+            continue
+        url = str(location.native)
+        if url.lower().startswith(("http://", "https://")) and url not in urls:
+            urls.append(url)
+    return urls
+
+
+def parse_issuer_certs(data: bytes) -> list[asn1_x509.Certificate]:
+    """Certificates served at a caIssuers URL: DER or PEM certificate(s), or a "certs-only"
+    (degenerate) PKCS#7 SignedData, DER or PEM (RFC 5280 §4.2.2.1).
+
+    Raises :class:`ValueError` if *data* is none of these.
+    """
+    from asn1crypto import cms, pem
+    from asn1crypto import x509 as asn1
+
+    def one_cert(der: bytes) -> asn1_x509.Certificate:
+        cert = asn1.Certificate.load(der, strict=True)
+        cert.native  # noqa: B018 - parse eagerly to surface errors here
+        return cert
+
+    def p7_certs(der: bytes) -> list[asn1_x509.Certificate]:
+        info = cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise ValueError("not a PKCS#7 SignedData")
+        out: list[asn1_x509.Certificate] = []
+        for choice in info["content"]["certificates"] or ():
+            if choice.name == "certificate":
+                cert = choice.chosen
+                cert.native  # noqa: B018 - parse eagerly
+                out.append(cert)
+        return out
+
+    try:
+        if pem.detect(data):
+            certs: list[asn1_x509.Certificate] = []
+            for kind, _headers, der in pem.unarmor(data, multiple=True):
+                if kind == "CERTIFICATE":
+                    certs.append(one_cert(der))
+                elif kind in ("PKCS7", "CMS"):
+                    certs.extend(p7_certs(der))
+        else:
+            try:
+                certs = [one_cert(data)]
+            except (ValueError, TypeError, KeyError):
+                certs = p7_certs(data)
+    except (ValueError, TypeError, KeyError):
+        raise ValueError("not a certificate or a PKCS#7 certs-only bundle") from None
+    if not certs:
+        raise ValueError("no certificate in the response")
+    return certs
+
+
+def fetch_issuer_certs(network: Transport, url: str) -> list[asn1_x509.Certificate]:
+    """GET *url* (a caIssuers URL) through *network* and parse what it serves.
+
+    Raises :class:`ltv.evidence.http.HttpError` (transport) or :class:`ValueError` (content).
+    """
+    resp = network.request(
+        "GET",
+        url,
+        headers={"Accept": "application/pkix-cert, application/pkcs7-mime;q=0.9, */*;q=0.5"},
+    )
+    return parse_issuer_certs(resp.body)
+
+
 def build_chain(
     leaf: asn1_x509.Certificate,
     pool: Iterable[asn1_x509.Certificate],
     *,
     role: str,
+    network: Transport | None = None,
+    cache: EvidenceCache | None = None,
+    max_fetches: int = MAX_ISSUER_FETCHES,
 ) -> list[asn1_x509.Certificate]:
     """The chain leaf → … → self-signed root, from the certificates in *pool*.
 
+    When the issuer of a certificate is not in *pool* and a *network* is given, it is fetched
+    from the certificate's caIssuers URLs (RFC 5280 §4.2.2.1; at most *max_fetches* issuers per
+    chain), and used only if its key verifies the certificate's signature. *cache* (an
+    :class:`EvidenceCache`) keeps what each URL served. Certificates in *pool* always win: a
+    URL is asked only when the pool cannot complete the chain.
+
     Raises :class:`SigningError` naming the certificate whose issuer is missing (the caller
-    must supply it, e.g. with ``--chain``).
+    must supply it, e.g. with ``--chain``), with each caIssuers URL tried and why it failed.
     """
     candidates = list(pool)
     chain = [leaf]
     current = leaf
+    fetched = 0
     while not _is_self_signed(current):
         issuer = next(
             (c for c in candidates if c.dump() != current.dump() and _issued_by(current, c)),
             None,
         )
         if issuer is None:
-            raise SigningError(
-                f"cannot complete the chain of {role} certificate '{_subject(current)}': "
-                f"its issuer '{name_str(current.issuer)}' is not available",
-                hint="pass the CA certificate with --chain (or --trust for extend)",
-            )
+            failures: list[str] = []
+            if network is not None:
+                urls = ca_issuers_urls(current)
+                if not urls:
+                    failures.append("it names no caIssuers URL")
+                elif fetched >= max_fetches:
+                    failures.append(f"more than {max_fetches} issuers to fetch")
+                else:
+                    fetched += 1
+                    issuer = _fetch_issuer(network, cache, current, urls, failures)
+            if issuer is None:
+                detail = f" ({'; '.join(failures)})" if failures else ""
+                raise SigningError(
+                    f"cannot complete the chain of {role} certificate '{_subject(current)}': "
+                    f"its issuer '{name_str(current.issuer)}' is not available{detail}",
+                    hint="pass the CA certificate with --chain (or --trust for extend)",
+                )
+            candidates.append(issuer)
         if any(c.dump() == issuer.dump() for c in chain):
             raise SigningError(f"certificate chain of '{_subject(leaf)}' loops")
         chain.append(issuer)
         current = issuer
     return chain
+
+
+def _fetch_issuer(
+    network: Transport,
+    cache: EvidenceCache | None,
+    child: asn1_x509.Certificate,
+    urls: Sequence[str],
+    failures: list[str],
+) -> asn1_x509.Certificate | None:
+    """The first certificate served at one of *urls* that issued *child* (signature checked);
+    appends ``caIssuers URL: why`` to *failures* for every URL that gave none."""
+    from ltv.evidence.http import HttpError
+
+    for url in urls:
+        try:
+            if cache is not None:
+                served = cache.issuer_certs(url, lambda u: fetch_issuer_certs(network, u))
+            else:
+                served = tuple(fetch_issuer_certs(network, url))
+        except HttpError as err:
+            failures.append(f"caIssuers {url}: {err.detail}")
+            continue
+        except ValueError as err:
+            failures.append(f"caIssuers {url}: {err}")
+            continue
+        found = next((c for c in served if _issued_by(child, c)), None)
+        if found is not None:
+            return found
+        names = ", ".join(f"'{_subject(c)}'" for c in served)
+        failures.append(f"caIssuers {url}: the certificate served ({names}) did not issue it")
+    return None
 
 
 # -- evidence ----------------------------------------------------------------------------------
@@ -407,6 +548,10 @@ class EvidenceCache:
         self._slots: dict[str, _Slot] = {}
         self.fetches = 0
         """Number of fetches performed (cache misses)."""
+        self._issuers: dict[str, tuple[asn1_x509.Certificate, ...]] = {}
+        self._issuer_locks: dict[str, threading.Lock] = {}
+        self.issuer_fetches = 0
+        """Number of caIssuers URLs fetched (cache misses)."""
 
     def _slot(self, cert: asn1_x509.Certificate) -> _Slot:
         key = _fingerprint(cert)
@@ -438,9 +583,29 @@ class EvidenceCache:
                 slot.evidence = ev
             return ev
 
+    def issuer_certs(
+        self, url: str, fetch: Callable[[str], Sequence[asn1_x509.Certificate]]
+    ) -> tuple[asn1_x509.Certificate, ...]:
+        """What the caIssuers *url* served (kept once fetched and parsed), or ``fetch(url)``.
+
+        CA certificates do not change behind a URL within a process's life, so entries do not
+        expire; failures are not kept. The caller still checks that a certificate issued the
+        child it is used for.
+        """
+        with self._lock:
+            lock = self._issuer_locks.setdefault(url, threading.Lock())
+        with lock:
+            certs = self._issuers.get(url)
+            if certs is None:
+                self.issuer_fetches += 1
+                certs = tuple(fetch(url))
+                self._issuers[url] = certs
+            return certs
+
     def clear(self) -> None:
         with self._lock:
             self._slots.clear()
+            self._issuers.clear()
 
 
 # -- time stamping -----------------------------------------------------------------------------
@@ -683,6 +848,8 @@ class _Engine:
         self.network = network
         self.extra_certs = list(extra_certs)
         self.cache = cache
+        self.issuer_cache = cache if cache is not None else EvidenceCache()
+        """Where certificates fetched from caIssuers URLs are kept (the Signer's cache)."""
         self.skew = skew
         self._stampers: dict[str, Any] = {}
         self._stamper_lock = threading.Lock()
@@ -724,14 +891,31 @@ class _Engine:
         """Checked evidence for every non-root certificate of *chain* (leaf first)."""
         return await asyncio.to_thread(self._evidence_sync, chain, role, at, fresh=fresh)
 
-    def chain_of(
+    def build_chain(
         self,
         leaf: asn1_x509.Certificate,
         others: Iterable[asn1_x509.Certificate],
         *,
         role: str,
     ) -> list[asn1_x509.Certificate]:
-        """:func:`build_chain` over *others* + the engine's certificates, memoised per leaf.
+        """:func:`build_chain` over *others* + the engine's certificates; a missing issuer is
+        fetched from caIssuers through the engine's network (kept in its issuer cache)."""
+        return build_chain(
+            leaf,
+            [*others, *self.extra_certs],
+            role=role,
+            network=self.network,
+            cache=self.issuer_cache,
+        )
+
+    async def chain_of(
+        self,
+        leaf: asn1_x509.Certificate,
+        others: Iterable[asn1_x509.Certificate],
+        *,
+        role: str,
+    ) -> list[asn1_x509.Certificate]:
+        """:meth:`build_chain` (in a worker thread: it may fetch), memoised per leaf.
 
         The pool only grows by what tokens carry, so a chain found once stays valid; a
         busy signer then checks each TSA chain's signatures once, not once per document.
@@ -739,7 +923,8 @@ class _Engine:
         key = _fingerprint(leaf)
         chain = self._chains.get(key)
         if chain is None:
-            chain = build_chain(leaf, [*others, *self.extra_certs], role=role)
+            others = list(others)
+            chain = await asyncio.to_thread(self.build_chain, leaf, others, role=role)
             self._chains[key] = chain
         return chain
 
@@ -747,7 +932,7 @@ class _Engine:
         """The chain of the TSA at *url*, learned from its (cached) size-estimating token."""
         token = await self.stamper(url).async_dummy_response(md)
         tsa_cert, others = _token_signer(token["content"])
-        return self.chain_of(tsa_cert, others, role="TSA")
+        return await self.chain_of(tsa_cert, others, role="TSA")
 
     async def document_timestamp(
         self,
@@ -791,7 +976,7 @@ class _Engine:
         if _fingerprint(tsa_cert) not in covered:
             # Rare (the TSA switched certificates since its size-estimating token): the new
             # chain's evidence goes in one more DSS update, keyed to this timestamp's VRI.
-            tchain = self.chain_of(tsa_cert, others, role="TSA")
+            tchain = await self.chain_of(tsa_cert, others, role="TSA")
             extra = await self.evidence(tchain, "TSA", _gen_time(token_sd), fresh=fresh)
             last = _reader(data).embedded_timestamp_signatures[-1]
             w2 = _writer(data)
@@ -832,7 +1017,9 @@ class Signer:
 
     Build with :meth:`from_pkcs12` or :meth:`from_pem`. ``network`` is the only way out (an
     ``HttpClient`` with its ``connect_to`` map and timeout); ``extra_certs`` completes chains
-    (e.g. the TSA's CA, which RFC 3161 tokens usually omit). One Signer can serve many
+    (e.g. the TSA's CA, which RFC 3161 tokens usually omit) and wins over fetching: a CA
+    certificate missing from them is fetched from the caIssuers URL of the certificate it issued
+    (through ``network``) and kept in the :class:`EvidenceCache`. One Signer can serve many
     concurrent requests: :meth:`asign` is safe to run concurrently, and the evidence for the
     signer's chain and the TSA's chain is shared through the :class:`EvidenceCache`.
     """
@@ -986,9 +1173,10 @@ class Signer:
         return _subject(self._cert)
 
     def chain(self) -> list[asn1_x509.Certificate]:
-        """Signer → … → root (asn1crypto), built from the certificates given."""
+        """Signer → … → root (asn1crypto), built from the certificates given; a CA certificate
+        missing from them is fetched from the caIssuers URL of the one it issued."""
         if self._full_chain is None:
-            self._full_chain = build_chain(self._cert, self._engine.extra_certs, role="signer")
+            self._full_chain = self._engine.build_chain(self._cert, (), role="signer")
         return self._full_chain
 
     def sign(
@@ -1059,7 +1247,7 @@ class Signer:
         chain: list[asn1_x509.Certificate] = []
         if level.needs_evidence:
             # (1) fail fast: the signer's own chain before any timestamp is requested.
-            chain = self.chain()
+            chain = await asyncio.to_thread(self.chain)
             for ca in chain[1:]:
                 _check_validity(ca, "CA", when)
             for ev in await self._engine.evidence(chain, "signer", when):
@@ -1092,7 +1280,7 @@ class Signer:
         tsa_chains: list[list[asn1_x509.Certificate]] = []
         for tst in extract_tst_data_iter(signer_info, signed=False):
             tsa_cert, others = _token_signer(tst)
-            tchain = self._engine.chain_of(tsa_cert, others, role="TSA")
+            tchain = await self._engine.chain_of(tsa_cert, others, role="TSA")
             tsa_chains.append(tchain)
             for ev in await self._engine.evidence(tchain, "TSA", _gen_time(tst)):
                 covered.setdefault(_fingerprint(ev.cert), ev)
@@ -1201,7 +1389,8 @@ class Extender:
     :param tsa_url: the TSA for the new document timestamp.
     :param network: the evidence client.
     :param trust: anchors; when given, every timestamp chain must end at one of them.
-    :param extra_certs: CA certificates to complete chains (besides those in the document).
+    :param extra_certs: CA certificates to complete chains (besides those in the document);
+        a CA certificate still missing is fetched from caIssuers through *network*.
     """
 
     def __init__(
@@ -1305,7 +1494,7 @@ class Extender:
         checked: list[str] = []
         for emb, tst, is_doc_ts in tokens:
             tsa_cert, others = _token_signer(tst)
-            chain = build_chain(tsa_cert, [*others, *pool], role="TSA")
+            chain = await engine.chain_of(tsa_cert, others, role="TSA")
             self._check_anchor(chain)
             new: list[CertificateEvidence] = []
             for ev in await engine.evidence(chain, "TSA", when, fresh=True):

@@ -2,7 +2,9 @@
 
 1. start the sample PKI (OCSP, CRL, TSA) on a free loopback port;
 2. ``ltv sign`` samples/unsigned.pdf at PAdES B-LTA through the real CLI, which staples checked OCSP
-   evidence for the signer, the intermediate CA and both TSA chains into the DSS;
+   evidence for the signer, the intermediate CA and both TSA chains into the DSS (the TSA's CA
+   certificate, which the RFC 3161 tokens do not carry, is fetched from the caIssuers URL in the
+   TSA certificate, RFC 5280 §4.2.2.1, so no ``--chain`` is needed);
 3. stop the PKI — from here on no responder exists, as decades from now;
 4. ``ltv verify`` the result offline (the default ``--online never``) and show the report,
    then the same report as JSON.
@@ -62,8 +64,6 @@ def main() -> int:
             "LTV_DEMO_P12_PASS",
             "--tsa",
             pki.TSA_URL,
-            "--chain",
-            str(tsa_root),
             "--reason",
             "ltv demo",
             "--connect-to",

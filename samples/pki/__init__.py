@@ -32,6 +32,7 @@ __all__ = [
     "EXPECTED_OCSP",
     "HOST",
     "INTERM_CERT",
+    "INTERM_CERT_URL",
     "INTERM_OCSP_CERT",
     "INTERM_OCSP_KEY",
     "KEYS_DIR",
@@ -52,6 +53,7 @@ __all__ = [
     "REVOCATION_REASON",
     "REVOKED_SINCE",
     "ROOT_CERT",
+    "ROOT_CERT_URL",
     "ROOT_KEY",
     "ROOT_OCSP_CERT",
     "SIGNERS",
@@ -63,6 +65,7 @@ __all__ = [
     "TSA_CERT",
     "TSA_KEY",
     "TSA_ROOT_CERT",
+    "TSA_ROOT_CERT_URL",
     "TSA_ROOT_OCSP_CERT",
     "TSA_SHORT_CERT",
     "TSA_SHORT_KEY",
@@ -70,6 +73,7 @@ __all__ = [
     "TSA_SHORT_URL",
     "TSA_URL",
     "URL_PREFIX",
+    "ca_cert_url",
     "cert_path",
     "chain_paths",
     "crl_url",
@@ -135,6 +139,12 @@ def crl_url(label: str) -> str:
     return f"{URL_PREFIX}/{ARCH}/crls/{label}/latest.crl"
 
 
+def ca_cert_url(label: str) -> str:
+    """URL of the certificate of the CA ``label`` (root, interm, tsa-root), DER,
+    ``application/pkix-cert``: the caIssuers URL (RFC 5280 §4.2.2.1) of what it issued."""
+    return f"{URL_PREFIX}/{ARCH}/certs/{label}/ca.crt"
+
+
 OCSP_ROOT_URL: Final = ocsp_url("root")
 """Delegated responder ``root-ocsp``; answers for ``interm`` (interm's AIA)."""
 OCSP_ROOT_SELF_URL: Final = ocsp_url("root-self")
@@ -159,6 +169,12 @@ OCSP_REFUSED_URL: Final = f"http://{REFUSED_HOST}/{ARCH}/ocsp/refused"
 CRL_ROOT_URL: Final = crl_url("root")
 CRL_INTERM_URL: Final = crl_url("interm")
 CRL_TSA_ROOT_URL: Final = crl_url("tsa-root")
+ROOT_CERT_URL: Final = ca_cert_url("root")
+"""caIssuers URL in ``interm``."""
+INTERM_CERT_URL: Final = ca_cert_url("interm")
+"""caIssuers URL in every signer."""
+TSA_ROOT_CERT_URL: Final = ca_cert_url("tsa-root")
+"""caIssuers URL in ``tsa`` and ``tsa-short``."""
 TSA_URL: Final = f"{URL_PREFIX}/{ARCH}/tsa/tsa"
 """RFC 3161 time-stamping service (certificate ``tsa``, chain ``tsa-root``)."""
 TSA_SHORT_URL: Final = f"{URL_PREFIX}/{ARCH}/tsa/tsa-short"

@@ -25,6 +25,8 @@ def test_demo_signs_then_verifies_offline() -> None:
     # signing went through the PKI by GET (OCSP, small and nonce-free) and POST (TSA) ...
     assert "GET  200 Host=pki.ltv.test /ltv/ocsp/" in out
     assert "POST 200 Host=pki.ltv.test /ltv/tsa/" in out
+    # ... and the TSA's CA certificate came from the caIssuers URL (no --chain given)
+    assert "GET  200 Host=pki.ltv.test /ltv/certs/tsa-root/ca.crt" in out
     # ... and verification happened after the PKI stopped, with no request at all.
     assert out.index("sample PKI stopped") < out.index("$ ltv verify")
     report = json.loads((ROOT / "out" / "demo.json").read_text())

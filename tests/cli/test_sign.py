@@ -342,3 +342,91 @@ def test_extend_has_verbose_too() -> None:
         env={"COLUMNS": "200", "PATH": ""},
     )
     assert "--verbose" in result.stdout
+
+
+# -- caIssuers (RFC 5280 §4.2.2.1): no --chain needed for the TSA -------------------------------
+
+
+@pytest.mark.parametrize("level", ["B-LT", "B-LTA"])
+def test_sign_without_chain_fetches_the_tsa_ca_from_ca_issuers(
+    capsys: pytest.CaptureFixture[str],
+    pki_server: PkiServer,
+    unsigned: Path,
+    net: list[str],
+    level: str,
+) -> None:
+    out = unsigned.with_name(f"no-chain-{level}.pdf")
+    code, stdout, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", level, *p12(),
+        "--tsa", pki.TSA_URL, *net,
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"signed {out} ({level}" in stdout
+    gets = pki_server.log.matching(method="GET", path_prefix="/ltv/certs/")
+    assert [(e.path, e.host, e.status) for e in gets] == [
+        ("/ltv/certs/tsa-root/ca.crt", "pki.ltv.test", 200)
+    ]
+    # and the result renews without --chain as well (the DSS now holds tsa-root)
+    renewed = unsigned.with_name(f"renewed-{level}.pdf")
+    code, _, err = run(capsys, "extend", str(out), str(renewed), "--tsa", pki.TSA_URL, *net)
+    assert code == 0, err
+    assert len(pki_server.log.matching(method="GET", path_prefix="/ltv/certs/")) == 1
+
+
+def test_explicit_chain_wins_and_makes_no_ca_issuers_fetch(
+    capsys: pytest.CaptureFixture[str], pki_server: PkiServer, unsigned: Path, net: list[str]
+) -> None:
+    out = unsigned.with_name("with-chain.pdf")
+    code, _, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", "B-LTA", *p12(),
+        "--tsa", pki.TSA_URL, "--chain", str(pki.TSA_ROOT_CERT), *net,
+    )  # fmt: skip
+    assert code == 0, err
+    assert pki_server.log.matching(path_prefix="/ltv/certs/") == []
+    assert pki_server.log.matching(method="POST", path_prefix="/ltv/tsa/")  # it did sign online
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        (f"{pki.URL_PREFIX}/ltv/certs/missing/ca.crt", "http-404"),
+        (pki.CRL_INTERM_URL, "not a certificate or a PKCS#7 certs-only bundle"),
+        (pki.INTERM_CERT_URL, "did not issue it"),
+    ],
+    ids=["404", "garbage", "wrong-issuer"],
+)
+def test_unusable_ca_issuers_is_one_line_naming_the_url(
+    capsys: pytest.CaptureFixture[str],
+    pki_server: PkiServer,
+    unsigned: Path,
+    net: list[str],
+    url: str,
+    needle: str,
+) -> None:
+    from asn1crypto import pem
+
+    from tests.unit.test_sign import ad_hoc_leaf
+
+    # a leaf issued by a CA named like interm but with another key: whatever is fetched, the
+    # signature check decides
+    _, leaf, key_pem = ad_hoc_leaf("interm", url)
+    key, cert = unsigned.with_name("leaf.key.pem"), unsigned.with_name("leaf.cert.pem")
+    key.write_bytes(key_pem)
+    cert.write_bytes(pem.armor("CERTIFICATE", leaf.dump()))
+    out = unsigned.with_name("out.pdf")
+    code, stdout, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", "B-LT",
+        "--key", str(key), "--cert", str(cert), "--tsa", pki.TSA_URL, *net,
+    )  # fmt: skip
+    assert code == 4
+    assert stdout == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith(
+        "ltv: error: cannot complete the chain of signer certificate 'CN=Ad-hoc Leaf': "
+        "its issuer 'CN=ltv Sample Intermediate CA,O=ltv sample PKI,C=ZZ' is not available "
+        f"(caIssuers {url}: "
+    )
+    assert needle in err
+    assert not out.exists()
+    gets = pki_server.log.matching(method="GET")
+    assert [(e.path, e.host) for e in gets] == [(url.removeprefix(pki.URL_PREFIX), "pki.ltv.test")]

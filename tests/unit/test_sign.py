@@ -22,7 +22,7 @@ import pytest
 from ltv.errors import InputError, PolicyError, SigningError, UsageError
 from ltv.evidence.http import HttpClient, HttpError, HttpResponse
 from ltv.output import check_output_path, same_file, write_atomic
-from ltv.sign import Extender, PadesLevel, Signer, SigningPolicy
+from ltv.sign import Extender, PadesLevel, Signer, SigningPolicy, build_chain
 from samples import pki
 from samples.make_samples import make_unsigned_pdf
 from samples.pki.server import PkiServer
@@ -465,6 +465,249 @@ def test_cache_expires_at_next_update(pki_server: PkiServer) -> None:
     pki_server.freeze(later)
     signer.sign(UNSIGNED, at=later)
     assert signer.cache.fetches == 6
+
+
+# -- caIssuers (RFC 5280 §4.2.2.1): a missing CA certificate is fetched ------------------------
+
+
+class StubTransport:
+    """Answers every request with one fixed body (or failure); records the URLs asked."""
+
+    def __init__(self, body: bytes | None = None, error: str | None = None) -> None:
+        self.body = body
+        self.error = error
+        self.urls: list[str] = []
+
+    @property
+    def exchanges(self) -> tuple[Any, ...]:
+        return ()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> HttpResponse:
+        self.urls.append(url)
+        if self.error is not None:
+            raise HttpError(self.error, url)
+        assert self.body is not None
+        return HttpResponse(url, 200, {"content-type": "application/pkix-cert"}, self.body, 0.0)
+
+
+def ad_hoc_leaf(issuer_name: str, ca_issuers: str | None) -> tuple[Any, Any, bytes]:
+    """(ad-hoc CA certificate, leaf it issued, the leaf's PEM key), certificates as asn1crypto.
+
+    The CA's subject is *issuer_name*'s certificate subject (so a name match alone proves
+    nothing); its key is new."""
+    from asn1crypto import x509 as asn1
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+    ca_name = x509.load_der_x509_certificate(pki.load_cert(issuer_name).dump()).subject
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2036, 1, 1, tzinfo=UTC)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(7)
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Ad-hoc Leaf")]))
+        .issuer_name(ca_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(8)
+        .not_valid_before(start)
+        .not_valid_after(end)
+    )
+    if ca_issuers is not None:
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.CA_ISSUERS,
+                        x509.UniformResourceIdentifier(ca_issuers),
+                    )
+                ]
+            ),
+            critical=False,
+        )
+    leaf = builder.sign(ca_key, hashes.SHA256())
+    der = serialization.Encoding.DER
+    key_pem = leaf_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return (
+        asn1.Certificate.load(ca.public_bytes(der)),
+        asn1.Certificate.load(leaf.public_bytes(der)),
+        key_pem,
+    )
+
+
+def _p7_certs_only(*certs: Any) -> bytes:
+    from asn1crypto import cms
+
+    return cms.ContentInfo(
+        {
+            "content_type": "signed_data",
+            "content": {
+                "version": "v1",
+                "digest_algorithms": [],
+                "encap_content_info": {"content_type": "data"},
+                "certificates": list(certs),
+                "signer_infos": [],
+            },
+        }
+    ).dump()
+
+
+def test_b_lt_and_b_lta_without_chain_fetch_the_tsa_root_from_ca_issuers(
+    pki_server: PkiServer,
+) -> None:
+    client = HttpClient(connect_to=pki_server.connect_to)
+    policy = SigningPolicy(level=PadesLevel.B_LTA, tsa_url=TSA_URL)
+    signer = Signer.from_pkcs12(
+        pki.p12_path("signer-good"), pki.P12_PASSPHRASE, policy=policy, network=client
+    )
+    first = signer.sign(UNSIGNED)
+    signer.sign(UNSIGNED)  # the fetched issuer is kept on the Signer, like the evidence
+    gets = pki_server.log.matching(method="GET", path_prefix="/ltv/certs/")
+    assert [(e.path, e.host, e.status, e.content_type) for e in gets] == [
+        ("/ltv/certs/tsa-root/ca.crt", "pki.ltv.test", 200, "application/pkix-cert")
+    ]
+    assert [e.url for e in client.exchanges if "/certs/" in e.url] == [pki.TSA_ROOT_CERT_URL]
+    assert signer.cache.issuer_fetches == 1
+    certs, _, _ = dss_contents(first)
+    assert pki.load_cert("tsa-root").dump() in {c.dump() for c in certs}
+    b_lt = make_signer(client, "B-LT")  # sanity: same DSS certificates as with --chain
+    assert {c.dump() for c in dss_contents(b_lt.sign(UNSIGNED))[0]} <= {c.dump() for c in certs}
+
+
+def test_signer_chain_is_fetched_hop_by_hop_when_only_the_leaf_is_given(
+    pki_server: PkiServer,
+) -> None:
+    client = HttpClient(connect_to=pki_server.connect_to)
+    signer = Signer.from_pem(
+        pki.SIGNER_GOOD_KEY,
+        pki.SIGNER_GOOD_CERT,
+        policy=SigningPolicy(level=PadesLevel.B_LT, tsa_url=TSA_URL),
+        network=client,
+    )
+    signer.sign(UNSIGNED)
+    assert [c.dump() for c in signer.chain()] == [
+        pki.load_cert(label).dump() for label in ("signer-good", "interm", "root")
+    ]
+    assert [e.path for e in pki_server.log.matching(path_prefix="/ltv/certs/")] == [
+        "/ltv/certs/interm/ca.crt",
+        "/ltv/certs/root/ca.crt",
+        "/ltv/certs/tsa-root/ca.crt",
+    ]
+
+
+def test_explicit_chain_wins_and_nothing_is_fetched(pki_server: PkiServer) -> None:
+    client = HttpClient(connect_to=pki_server.connect_to)
+    make_signer(client, "B-LTA").sign(UNSIGNED)
+    assert pki_server.log.matching(path_prefix="/ltv/certs/") == []
+    extender = Extender(tsa_url=TSA_URL, network=client, trust=[pki.load_cert("tsa-root")])
+    extender.extend(make_signer(client, "B-LTA").sign(UNSIGNED))
+    assert pki_server.log.matching(path_prefix="/ltv/certs/") == []
+
+
+@pytest.mark.parametrize(
+    ("transport", "detail"),
+    [
+        (StubTransport(error="http-404"), "http-404"),
+        (StubTransport(error="network-disabled"), "network-disabled"),
+        (StubTransport(body=b"<html>not a certificate</html>"), "not a certificate"),
+        (StubTransport(body=b"\x30\x03\x02\x01\x05"), "not a certificate"),
+    ],
+    ids=["404", "no-network", "garbage-text", "garbage-der"],
+)
+def test_failed_ca_issuers_fetch_is_one_line_naming_the_url(
+    transport: StubTransport, detail: str
+) -> None:
+    url = "http://pki.ltv.test/ltv/certs/somewhere/ca.crt"
+    _, leaf, _ = ad_hoc_leaf("interm", url)
+    with pytest.raises(SigningError) as info:
+        build_chain(leaf, [], role="TSA", network=transport)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith("cannot complete the chain of TSA certificate 'CN=Ad-hoc Leaf'")
+    assert "its issuer 'CN=ltv Sample Intermediate CA" in msg and "is not available" in msg
+    assert f"caIssuers {url}: {detail}" in msg
+    assert transport.urls == [url]
+
+
+def test_no_ca_issuers_url_keeps_the_old_message() -> None:
+    _, leaf, _ = ad_hoc_leaf("interm", None)
+    transport = StubTransport(error="http-404")
+    with pytest.raises(SigningError, match=r"is not available \(it names no caIssuers URL\)"):
+        build_chain(leaf, [], role="signer", network=transport)
+    with pytest.raises(SigningError, match=r"is not available$"):
+        build_chain(leaf, [], role="signer")  # no transport: no fetch, today's message
+    assert transport.urls == []
+
+
+def test_fetched_certificate_must_have_issued_the_child() -> None:
+    # the ad-hoc CA has interm's subject but another key: interm's certificate (the same name!)
+    # did not sign the leaf
+    _, leaf, _ = ad_hoc_leaf("interm", pki.INTERM_CERT_URL)
+    transport = StubTransport(body=pki.load_cert("interm").dump())
+    with pytest.raises(SigningError) as info:
+        build_chain(leaf, [], role="signer", network=transport)
+    assert (
+        f"caIssuers {pki.INTERM_CERT_URL}: the certificate served "
+        "('CN=ltv Sample Intermediate CA,O=ltv sample PKI,C=ZZ') did not issue it"
+    ) in str(info.value)
+
+
+def test_fetched_certificate_must_have_issued_the_child_live(pki_server: PkiServer) -> None:
+    client = HttpClient(connect_to=pki_server.connect_to)
+    _, leaf, _ = ad_hoc_leaf("interm", pki.INTERM_CERT_URL)
+    with pytest.raises(SigningError, match="did not issue it"):
+        build_chain(leaf, [], role="signer", network=client)
+    assert [(e.path, e.host) for e in pki_server.log.matching(path_prefix="/ltv/certs/")] == [
+        ("/ltv/certs/interm/ca.crt", "pki.ltv.test")
+    ]
+
+
+@pytest.mark.parametrize("form", ["der", "pem", "p7-der", "p7-pem"])
+def test_ca_issuers_accepts_der_pem_and_pkcs7_certs_only(form: str) -> None:
+    from asn1crypto import pem
+
+    ca, leaf, _ = ad_hoc_leaf("interm", "http://ca.ltv.test/ca")
+    other = pki.load_cert("root")  # a bundle may carry more than the issuer
+    body = {
+        "der": ca.dump(),
+        "pem": pem.armor("CERTIFICATE", other.dump()) + pem.armor("CERTIFICATE", ca.dump()),
+        "p7-der": _p7_certs_only(other, ca),
+        "p7-pem": pem.armor("PKCS7", _p7_certs_only(other, ca)),
+    }[form]
+    chain = build_chain(leaf, [], role="TSA", network=StubTransport(body=body))
+    assert [c.dump() for c in chain] == [leaf.dump(), ca.dump()]
+
+
+def test_ca_issuers_hops_are_bounded() -> None:
+    ca, leaf, _ = ad_hoc_leaf("interm", "http://ca.ltv.test/ca")
+    with pytest.raises(SigningError, match="more than 0 issuers to fetch"):
+        build_chain(leaf, [], role="TSA", network=StubTransport(body=ca.dump()), max_fetches=0)
+    chain = build_chain(leaf, [], role="TSA", network=StubTransport(body=ca.dump()))
+    assert chain[-1].dump() == ca.dump()
 
 
 # -- extend ------------------------------------------------------------------------------------
