@@ -7,11 +7,29 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Annotated
+
+import typer
 
 from ltv.errors import UsageError
 
 LIBRARY_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "asyncio", "aiohttp", "ltv")
 """Loggers whose records a command keeps off stderr unless ``--verbose``."""
+
+ConnectToOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--connect-to",
+        metavar="HOST:PORT:ADDR:PORT",
+        help="Connect to ADDR:PORT for URLs on HOST:PORT (curl's --connect-to); repeatable.",
+    ),
+]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", help="Seconds per network request (connect to last byte).")
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", help="Show library log records (with tracebacks) on stderr.")
+]
 
 _CONNECT_TO = re.compile(r"^(\[[^\]]+\]|[^:\[\]]+):(\d+):(\[[^\]]+\]|[^:\[\]]+):(\d+)$")
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ltv.cli._common import VerboseOption
+
 if TYPE_CHECKING:
     from rich.text import Text
     from rich.tree import Tree
@@ -41,10 +43,7 @@ def inspect_command(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="Output format: text or json.")
     ] = OutputFormat.text,
-    verbose: Annotated[
-        bool,
-        typer.Option("--verbose", help="Show pyHanko's and ltv's log records (with tracebacks)."),
-    ] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Identify FILE by content and describe it (signatures, DSS, OCSP, CRL, TSA, certs)."""
     from ltv.cli import fail

@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ltv.cli._common import configure_logging, parse_connect_to
+from ltv.cli._common import (
+    ConnectToOption,
+    TimeoutOption,
+    VerboseOption,
+    configure_logging,
+    parse_connect_to,
+)
 
 if TYPE_CHECKING:
     from ltv.evidence.http import HttpClient
@@ -113,19 +119,10 @@ def sign_command(
     field: Annotated[str, typer.Option("--field", help="Signature field name.")] = "Signature1",
     reason: Annotated[str | None, typer.Option("--reason", help="Reason for signing.")] = None,
     location: Annotated[str | None, typer.Option("--location", help="Location of signing.")] = None,
-    connect_to: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--connect-to", metavar="HOST:PORT:ADDR:PORT", help="Connect there instead (curl)."
-        ),
-    ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds per network request.")
-    ] = 10.0,
+    connect_to: ConnectToOption = None,
+    timeout: TimeoutOption = 10.0,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", help="Show pyHanko's log records (with tracebacks).")
-    ] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Sign IN.pdf at a PAdES level; for B-LT/B-LTA, staple checked evidence (DSS)."""
     from ltv.errors import UsageError
@@ -218,19 +215,10 @@ def extend_command(
         list[Path] | None,
         typer.Option("--chain", metavar="PEM", help="CA certificate(s) completing TSA chains."),
     ] = None,
-    connect_to: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--connect-to", metavar="HOST:PORT:ADDR:PORT", help="Connect there instead (curl)."
-        ),
-    ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds per network request.")
-    ] = 10.0,
+    connect_to: ConnectToOption = None,
+    timeout: TimeoutOption = 10.0,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", help="Show pyHanko's log records (with tracebacks).")
-    ] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Add fresh evidence for every embedded timestamp and one new document timestamp."""
     configure_logging(verbose)

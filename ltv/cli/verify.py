@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ltv.cli._common import configure_logging, parse_connect_to
+from ltv.cli._common import (
+    ConnectToOption,
+    TimeoutOption,
+    VerboseOption,
+    configure_logging,
+    parse_connect_to,
+)
 
 if TYPE_CHECKING:
     from ltv.policy import ValidationPolicy
@@ -100,15 +106,9 @@ def verify_command(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text | json (JSON Lines).")] = "text",
     output: Annotated[str | None, typer.Option("--output", help="Write the report here.")] = None,
-    connect_to: Annotated[
-        list[str] | None,
-        typer.Option("--connect-to", help="HOST:PORT:ADDR:PORT for online fetching; repeatable."),
-    ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per online request.")] = 10.0,
-    verbose: Annotated[
-        bool,
-        typer.Option("--verbose", help="Show pyHanko's and ltv's log records (with tracebacks)."),
-    ] = False,
+    connect_to: ConnectToOption = None,
+    timeout: TimeoutOption = 10.0,
+    verbose: VerboseOption = False,
 ) -> None:
     """Validate signatures at their trusted time, on stapled evidence (offline by default)."""
     from ltv.errors import UsageError
