@@ -140,9 +140,9 @@ class ValidationPolicy:
 
     @property
     def signer_anchors(self) -> TrustStore:
+        """Signer trust comes only from ``trust``: never borrowed from the TSA anchors (a TSA
+        root vouches for time, not for who signed)."""
         if self.trust is None:
-            if self.tsa_trust is not None:
-                return self.tsa_trust
             return raise_no_trust()
         return self.trust
 

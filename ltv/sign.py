@@ -677,14 +677,22 @@ def make_timestamper(url: str, network: Transport) -> Any:
                 token = await super().async_timestamp(message_digest, md_algorithm)
             except TimestampRequestError as err:
                 raise SigningError(f"time-stamping authority {url}: {err}") from None
-            info = token["content"]["encap_content_info"]["content"].parsed
-            imprint = info["message_imprint"]
-            if (
-                imprint["hashed_message"].native != message_digest
-                or imprint["hash_algorithm"]["algorithm"].native != md_algorithm
-            ):
+            from ltv.tst import check_token
+
+            # the same binding checks as verify (ltv.tst): imprint == our digest under our
+            # algorithm, TSTInfo == what the TSA signed, TSA certificate named by sid + ESS
+            def _expected(algo: str) -> bytes:
+                return message_digest if algo == md_algorithm else b""
+
+            check = check_token(token["content"], _expected)
+            if not check.imprint_ok:
                 raise SigningError(
                     f"time-stamping authority {url} returned a token over another digest"
+                )
+            if not check.bound:
+                raise SigningError(
+                    f"time-stamping authority {url} returned a token that does not verify: "
+                    + "; ".join(check.problems)
                 )
             return token
 

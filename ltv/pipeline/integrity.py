@@ -84,12 +84,10 @@ def _modifications(diff_result: object) -> tuple[Modifications, list[str]]:
 def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
     """Run the integrity checks; problems are data (a FAILED subindication), not exceptions."""
     from asn1crypto import core
-    from cryptography.hazmat.primitives import hashes
     from pyhanko.sign.diff_analysis import DiffResult
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
     from pyhanko.sign.validation.status import SignatureCoverageLevel  # noqa: F401
-    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
     from ltv.pipeline.diff_policy import ltv_diff_policy
 
@@ -156,19 +154,20 @@ def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
                 actual_digest=emb.compute_digest(),
             )
         else:
-            # RFC 3161 §2.4.2: messageImprint == H(ByteRange content)
-            tst_info = eci["content"].parsed
-            mi = tst_info["message_imprint"]
-            algo = mi["hash_algorithm"]["algorithm"].native
-            intact = emb.compute_digest(algo) == mi["hashed_message"].native
-            md = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
-            md.update(bytes(eci["content"]))
-            _, valid = validate_sig_integrity(
-                signer_info,
-                emb.signer_cert,
-                expected_content_type="tst_info",
-                actual_digest=md.finalize(),
-            )
+            # RFC 3161 §2.4.2: messageImprint == H(ByteRange content); RFC 5652 §11.2 + §5.6:
+            # the TSA's signature covers exactly this TSTInfo (ltv.tst, one checker for all
+            # tokens). ``intact``: the imprint is the digest of the signed bytes; ``valid``: the
+            # TSTInfo is the one the TSA signed, under the certificate it names
+            from ltv.tst import check_token
+
+            token = check_token(signed_data, emb.compute_digest)
+            if token.tsa_cert is None:  # unreadable, or the TSA certificate not identified
+                sub = token.failure or SubIndication.FORMAT_FAILURE
+                return _broken(sub, "; ".join(token.problems), coverage=coverage)
+            intact = token.imprint_ok
+            valid = token.digest_ok and token.signature_ok
+            if intact and not valid:
+                reasons.extend(token.problems)
     except SignatureValidationError as err:
         sub = from_pyhanko(err.ades_subindication) or SubIndication.FORMAT_FAILURE
         return _broken(sub, f"CMS signature unusable: {err.failure_message}", coverage=coverage)
@@ -190,7 +189,8 @@ def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
         reasons.append("the signed bytes were changed: digest over /ByteRange does not match")
     elif not valid:
         failure = SubIndication.SIG_CRYPTO_FAILURE
-        reasons.append("the CMS signature value does not verify under the signer's key")
+        if not reasons:
+            reasons.append("the CMS signature value does not verify under the signer's key")
     elif modifications is Modifications.OTHER or docmdp_ok is False:
         failure = SubIndication.FORMAT_FAILURE
         if docmdp_ok is False and modifications is not Modifications.OTHER:

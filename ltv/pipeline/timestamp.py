@@ -1,12 +1,12 @@
 """(3) Timestamp: RFC 3161 tokens → the trusted time (proof of existence, POE).
 
 Spec steps, for each TimeStampToken (ETSI EN 319 102-1 §5.4, RFC 3161 §2.4.2):
-- (3a) RFC 3161 §2.4.2: the token encapsulates a TSTInfo (else FORMAT_FAILURE).
-- (3b) RFC 3161 §2.4.2: messageImprint == H(SignerInfo.signature) for a signature timestamp
-  (ETSI EN 319 122-1 §5.3), == H(ByteRange) for a document timestamp.
-- (3c) RFC 5816 / RFC 2634 §5.4: the ESS signing-certificate(-v2) attribute identifies the TSA
-  certificate (pyHanko's ``extract_certs_for_validation``).
-- (3d) RFC 5652 §5.6: the TSA's signature over the signed attributes verifies.
+- (3a)-(3d) the token's content is bound to the TSA's signature and certificate
+  (:func:`ltv.tst.check_token`): an encapsulated TSTInfo whose digest equals the signed
+  message-digest attribute (RFC 5652 §11.2), the TSA certificate named by sid AND the ESS
+  signing-certificate(-v2) attribute (RFC 3161 §2.4.1, RFC 5816), its signature verifying
+  (RFC 5652 §5.6), and messageImprint == H(SignerInfo.signature) for a signature timestamp
+  (ETSI EN 319 122-1 §5.3), == H(ByteRange) for a document timestamp (RFC 3161 §2.4.2).
 - (3e) ETSI EN 319 102-1 §5.2.6 via step 4: the TSA chain to a *TSA* trust anchor, validated at
   the time of the next document timestamp that covers this token (the outermost at now/--at).
 A trusted token's genTime becomes the validation time of what it covers.
@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ltv.pipeline.chain import ChainResult, validate_chain
-from ltv.pipeline.integrity import from_pyhanko
 from ltv.report import SubIndication, rfc3339
 
 if TYPE_CHECKING:
@@ -73,22 +72,6 @@ def imprint_of_signature(signature_value: bytes) -> Callable[[str], bytes]:
     return _digest
 
 
-def _unusable(
-    gen_time: datetime | None, chain_moment: datetime, why: str, failure: SubIndication
-) -> TokenResult:
-    """A token that could not be checked at all: no TSA, nothing verified."""
-    return TokenResult(
-        gen_time=gen_time,
-        tsa_cert=None,
-        imprint_ok=False,
-        signature_ok=False,
-        chain=None,
-        chain_moment=chain_moment,
-        problems=(f"timestamp token unusable: {why}",),
-        failure=failure,
-    )
-
-
 async def validate_token(
     token: cms.SignedData,
     expected_imprint: Callable[[str], bytes],
@@ -98,54 +81,30 @@ async def validate_token(
     chain_moment: datetime,
 ) -> TokenResult:
     """Check one token; every failure is reported as data."""
-    from cryptography.hazmat.primitives import hashes
-    from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko.sign.validation.generic_cms import (
-        extract_certs_for_validation,
-        validate_sig_integrity,
-    )
-    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+    from ltv.tst import check_token
 
-    problems: list[str] = []
-    gen_time: datetime | None = None
-    try:
-        # (3a)
-        eci = token["encap_content_info"]
-        if eci["content_type"].native != "tst_info":
-            raise ValueError("token does not encapsulate a TSTInfo")
-        tst_info = eci["content"].parsed
-        gen_time = tst_info["gen_time"].native
-        mi = tst_info["message_imprint"]
-        mi_algo = str(mi["hash_algorithm"]["algorithm"].native)
-        # (3b)
-        imprint_ok = expected_imprint(mi_algo) == mi["hashed_message"].native
-        if not imprint_ok:
-            problems.append("timestamp messageImprint does not match what it claims to cover")
-        # (3c)
-        cert_info = extract_certs_for_validation(token)
-        tsa_cert = cert_info.signer_cert
-        signer_info = token["signer_infos"][0]
-        md_algo = str(signer_info["digest_algorithm"]["algorithm"].native)
-        md = hashes.Hash(get_pyca_cryptography_hash(md_algo))
-        md.update(bytes(eci["content"]))
-        # (3d)
-        _, signature_ok = validate_sig_integrity(
-            signer_info, tsa_cert, expected_content_type="tst_info", actual_digest=md.finalize()
+    # (3a)-(3d): content bound to the TSA's signature and certificate (ltv.tst)
+    check = check_token(token, expected_imprint, extra_certs=other_certs)
+    gen_time = check.gen_time
+    md_algorithms = tuple(a for a in (check.imprint_algorithm, check.digest_algorithm) if a)
+    if check.tsa_cert is None or gen_time is None:
+        return TokenResult(
+            gen_time=gen_time,
+            tsa_cert=None,
+            imprint_ok=check.imprint_ok,
+            signature_ok=False,
+            chain=None,
+            chain_moment=chain_moment,
+            problems=check.problems,
+            failure=check.failure or SubIndication.FORMAT_FAILURE,
+            md_algorithms=md_algorithms,
         )
-        if not signature_ok:
-            problems.append("the TSA signature on the timestamp token does not verify")
-    except SignatureValidationError as err:
-        sub = from_pyhanko(err.ades_subindication) or SubIndication.FORMAT_FAILURE
-        return _unusable(gen_time, chain_moment, err.failure_message, sub)
-    except Exception as err:  # malformed ASN.1 of every kind
-        msg = " ".join(str(err).split()) or type(err).__name__
-        return _unusable(gen_time, chain_moment, msg, SubIndication.FORMAT_FAILURE)
+    problems = list(check.problems)
     # (3e)
-    token_certs = list(cert_info.other_certs)
     chain = await validate_chain(
-        tsa_cert,
+        check.tsa_cert,
         anchors=anchors,
-        other_certs=other_certs + token_certs,
+        other_certs=other_certs + list(check.other_certs),
         moment=chain_moment,
         purpose="tsa",
     )
@@ -162,12 +121,14 @@ async def validate_token(
         )
     return TokenResult(
         gen_time=gen_time,
-        tsa_cert=tsa_cert,
-        imprint_ok=imprint_ok,
-        signature_ok=signature_ok,
+        tsa_cert=check.tsa_cert,
+        imprint_ok=check.imprint_ok,
+        # the TSA's signature counts only over content it is bound to (RFC 5652 §11.2)
+        signature_ok=check.signature_ok and check.digest_ok,
         chain=chain,
         chain_moment=chain_moment,
         problems=tuple(problems),
-        md_algorithms=(mi_algo, md_algo),
+        failure=check.failure,
+        md_algorithms=md_algorithms,
         existed_by_then=existed_by_then,
     )

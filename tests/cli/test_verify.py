@@ -282,3 +282,40 @@ def test_process_verbose_shows_library_logs() -> None:
     )
     assert loud.returncode == 3  # expired signer, no POE inside its validity
     assert "ltv: log: pyhanko" in loud.stderr
+
+
+def test_tsa_anchors_never_stand_in_for_signer_anchors(files: dict[str, Path]) -> None:
+    """Issue 8: `--tsa-trust ROOT` without `--trust` used to validate the *signer* against the
+    TSA anchors and say TOTAL-PASSED (even with the signer's own root given as TSA anchor).
+    Signer anchors come only from --trust: exit 2 with the hint, nothing verified."""
+    import samples.pki as pki
+
+    for tsa_root in ("tsa-root", "root"):
+        r = run(str(files["good-b-lt"]), "--tsa-trust", str(pki.cert_path(tsa_root)), *NOW_ARGS)
+        assert r.exit_code == 2, r.output
+        assert "no trust anchors given" in str(r.inner.exception)
+        assert "TOTAL-PASSED" not in r.output
+
+
+def test_tsa_anchors_default_to_the_signer_anchors(files: dict[str, Path]) -> None:
+    """The other direction is allowed: without --tsa-trust, TSA chains use the --trust anchors
+    (here the signer root does not vouch for the sample TSA, so the timestamp is untrusted;
+    with the TSA root among the --trust anchors it is trusted)."""
+    import samples.pki as pki
+
+    root, tsa_root = str(pki.cert_path("root")), str(pki.cert_path("tsa-root"))
+    only_signer = run(str(files["good-b-lt"]), "--trust", root, "--format", "json", *NOW_ARGS)
+    (doc,) = jsonl(only_signer.stdout)
+    assert doc["signatures"][0]["timestamp"]["trusted"] is False
+    both = run(
+        str(files["good-b-lt"]),
+        "--trust",
+        root,
+        "--trust",
+        tsa_root,
+        "--format",
+        "json",
+        *NOW_ARGS,
+    )
+    (doc,) = jsonl(both.stdout)
+    assert both.exit_code == 0 and doc["signatures"][0]["timestamp"]["trusted"] is True
