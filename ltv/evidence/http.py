@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 __all__ = [
+    "DEFAULT_BUDGET",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_TIMEOUT",
     "Exchange",
@@ -45,11 +46,15 @@ __all__ = [
     "HttpError",
     "HttpResponse",
     "NoNetwork",
+    "Session",
     "Transport",
 ]
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds; CA/Browser Forum Baseline Requirements §4.10.2."""
+DEFAULT_BUDGET = 30.0
+"""Seconds for ALL requests of one operation (one verification, one signing): four slow
+responders must not add up to four times the per-request limit."""
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 """Largest response body accepted by default (large CRLs fit)."""
 USER_AGENT = "ltv/0.1"
@@ -81,6 +86,7 @@ _HINTS = {
     "refused": "nothing listens at that address",
     "unresolvable": "host names under .test/.invalid need a connect_to mapping",
     "network": "the policy forbids network access (online=never)",
+    "budget": "the operation's network budget is spent; raise it or fix the slow servers",
 }
 
 
@@ -484,3 +490,97 @@ class HttpClient:
             raise _Attempt("connection-error", retryable=not got_response) from exc
         finally:
             sock.close()
+
+
+class Session:
+    """One operation's view of a transport (one verification, one signing, one extension).
+
+    * records exactly the requests made through it (:attr:`exchanges`: one entry per
+      :meth:`request` call, whatever the shared transport underneath did for others meanwhile);
+    * enforces a **total budget** over all of them: each request gets at most the time left
+      (and never more than its own per-request timeout); once the budget is spent a request
+      fails at once with detail ``budget-exhausted``, without touching the network.
+
+    Thread-safe; the inner transport (an :class:`HttpClient`, shared by many sessions) is not
+    modified. Requests refused by :class:`NoNetwork` (``network-disabled``) are not recorded:
+    nothing was sent.
+    """
+
+    def __init__(
+        self,
+        inner: Transport,
+        *,
+        budget: float | None = DEFAULT_BUDGET,
+        per_request: float | None = None,
+    ) -> None:
+        if budget is not None and budget <= 0:
+            raise ValueError("budget must be positive")
+        self.inner = inner
+        self.budget = budget
+        self.per_request = (
+            per_request if per_request is not None else getattr(inner, "timeout", DEFAULT_TIMEOUT)
+        )
+        self._end = None if budget is None else time.monotonic() + budget
+        self._lock = threading.Lock()
+        self._exchanges: list[Exchange] = []
+
+    @property
+    def exchanges(self) -> tuple[Exchange, ...]:
+        with self._lock:
+            return tuple(self._exchanges)
+
+    def remaining(self) -> float | None:
+        """Seconds left in the budget (``None``: unbounded)."""
+        return None if self._end is None else max(0.0, self._end - time.monotonic())
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> HttpResponse:
+        limit = self.per_request if timeout is None else timeout
+        left = self.remaining()
+        if left is not None:
+            if left <= 0.001:
+                self._record(url, method, None, 0.0, "budget-exhausted", 0)
+                raise HttpError(
+                    "budget-exhausted",
+                    url,
+                    f"{url}: the network budget of {self.budget:g} s for this operation is spent",
+                )
+            limit = min(limit, left)
+        start = time.monotonic()
+        try:
+            response = self.inner.request(method, url, body=body, headers=headers, timeout=limit)
+        except HttpError as err:
+            if err.detail != "network-disabled":
+                self._record(url, method, err.status, time.monotonic() - start, err.detail, 0)
+            raise
+        self._record(url, method, response.status, response.latency, None, len(response.body))
+        return response
+
+    def _record(
+        self,
+        url: str,
+        method: str,
+        status: int | None,
+        latency: float,
+        error: str | None,
+        received: int,
+    ) -> None:
+        with self._lock:
+            self._exchanges.append(
+                Exchange(
+                    url=url,
+                    method=method.upper(),
+                    status=status,
+                    bytes_sent=0,
+                    bytes_received=received,
+                    latency=latency,
+                    error=error,
+                )
+            )

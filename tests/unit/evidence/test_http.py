@@ -276,3 +276,46 @@ def test_ocsp_get_other_errors_are_not_retried(scripted: ScriptedServer) -> None
     send_ocsp_request(client, "http://ca.example.test/ocsp", b"\x30\x00", has_nonce=True)
     send_ocsp_request(client, "http://ca.example.test/ocsp", b"\x00" * 256, has_nonce=False)
     assert [e.method for e in client.exchanges][1:] == ["POST", "POST"]
+
+
+def test_session_budget_bounds_all_requests_of_an_operation(scripted: ScriptedServer) -> None:
+    """Issue 7: --timeout is per request, so N slow responders took N x the limit. A Session
+    (one per verification or signing) gives each request at most what is left of its total
+    budget; once spent, requests fail at once without a connection."""
+    from ltv.evidence.http import Session
+
+    scripted.script = lambda sock, _r: time.sleep(3)
+    shared = _client(scripted, timeout=1.0)  # per request: 1 s
+    session = Session(shared, budget=1.6)
+    start = time.monotonic()
+    details = []
+    for _ in range(4):  # four slow responders: 4 s without a budget
+        with pytest.raises(HttpError) as info:
+            session.request("GET", "http://ca.example.test/")
+        details.append(info.value.detail)
+    elapsed = time.monotonic() - start
+    assert elapsed < 2.2, elapsed
+    assert details[:2] == ["timeout", "timeout"] and details[-1] == "budget-exhausted"
+    connections = len(scripted.requests)
+    assert connections == 2  # the exhausted requests never reached the server
+    assert [e.error for e in session.exchanges] == details
+    # a second session on the same shared client has its own budget and its own record
+    other = Session(shared, budget=5)
+    assert other.exchanges == () and other.remaining() is not None
+
+
+def test_session_records_only_its_own_requests(scripted: ScriptedServer) -> None:
+    from ltv.evidence.http import Session
+
+    scripted.script = lambda sock, _r: sock.sendall(_ok(b"x"))
+    shared = _client(scripted)
+    a, b = Session(shared), Session(shared)
+    a.request("GET", "http://ca.example.test/a")
+    b.request("GET", "http://ca.example.test/b")
+    b.request("GET", "http://ca.example.test/c")
+    assert [e.url for e in a.exchanges] == ["http://ca.example.test/a"]
+    assert len(b.exchanges) == 2 and len(shared.exchanges) == 3
+    offline = Session(NoNetwork())
+    with pytest.raises(HttpError, match="disabled by policy"):
+        offline.request("GET", "http://ca.example.test/")
+    assert offline.exchanges == ()  # nothing was sent
