@@ -198,6 +198,11 @@ class PkiServer:
         self._frozen: datetime | None = None if fake_time is None else _utc(fake_time)
         self._initial_slow_seconds = slow_seconds
         self.slow_seconds: float = slow_seconds
+        self.latency: dict[str, float] = {}
+        """Seconds added before answering, per service kind: ``ocsp``, ``crls``, ``tsa``,
+        ``certs`` (the path segment after ``/ltv/``) — e.g. the published worldwide averages
+        ``{"ocsp": 0.1, "crls": 0.25, "tsa": 0.1}``. Changeable while running; cleared by
+        :meth:`reset`."""
         self.log: Final = RequestLog()
         self._clock_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -316,10 +321,11 @@ class PkiServer:
         return datetime.now(UTC).replace(microsecond=0)
 
     def reset(self) -> None:
-        """Clear the log, unfreeze the clock and restore the initial ``slow_seconds``."""
+        """Clear the log, unfreeze the clock, restore ``slow_seconds``, drop ``latency``."""
         self.log.clear()
         self.freeze(None)
         self.slow_seconds = self._initial_slow_seconds
+        self.latency.clear()
 
     # ---- WSGI ----------------------------------------------------------------------------------
 
@@ -363,7 +369,12 @@ class PkiServer:
         body = b""
         try:
             body = request.get_data(cache=True)
-            response = self._dispatch(request, body, epoch)
+            kind = request.path.removeprefix(f"/{ARCH}/").partition("/")[0]
+            delay = self.latency.get(kind, 0.0)
+            if delay > 0 and self._stopping.wait(delay):
+                response = Response("server stopping\n", status=503, mimetype="text/plain")
+            else:
+                response = self._dispatch(request, body, epoch)
         except HTTPException as exc:
             response = exc.get_response(environ)
         except ValueError as exc:  # asn1crypto's verdict on a malformed DER request body

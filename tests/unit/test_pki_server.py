@@ -608,3 +608,16 @@ def test_serve_cli_prints_connect_to_and_stops_on_sigterm() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=10) == 0
+
+
+def test_per_service_latency(pki_server: PkiServer) -> None:
+    """``latency`` delays one kind of service (here CRLs) and not the others; reset drops it."""
+    pki_server.latency["crls"] = 0.4
+    start = time.monotonic()
+    _fetch_crl(pki_server, pki.CRL_ROOT_URL, "root")
+    assert time.monotonic() - start >= 0.4
+    start = time.monotonic()
+    reply = _http(pki_server, "GET", "/ltv/certs/root/ca.crt")
+    assert reply.status == 200 and time.monotonic() - start < 0.35
+    pki_server.reset()
+    assert pki_server.latency == {}
