@@ -240,10 +240,17 @@ def check_token(
         )
     others = tuple(c for c in bag if c is not tsa_cert)
 
-    # (4) RFC 5652 §5.6: the signature under *that* certificate's key
+    # (4) RFC 5652 §5.6: the signature under *that* certificate's key (a negative RSA modulus,
+    # a legacy encoder quirk, read as unsigned: ltv.keys)
+    from ltv.keys import lenient_validator
+
     try:
         intact, signature_ok = validate_sig_integrity(
-            signer_info, tsa_cert, expected_content_type="tst_info", actual_digest=actual
+            signer_info,
+            tsa_cert,
+            expected_content_type="tst_info",
+            actual_digest=actual,
+            sig_validator=lenient_validator(),
         )
     except SignatureValidationError as err:
         from ltv.pipeline.integrity import from_pyhanko

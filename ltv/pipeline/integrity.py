@@ -25,7 +25,10 @@ from typing import TYPE_CHECKING
 from ltv.report import Coverage, IntegrityReport, Modifications, SubIndication
 
 if TYPE_CHECKING:
+    from asn1crypto import cms, x509
+
     from ltv.pipeline.extract import ExtractedSignature
+    from ltv.tst import TokenCheck
 
 __all__ = ["IntegrityResult", "check_integrity"]
 
@@ -81,12 +84,67 @@ def _modifications(diff_result: object) -> tuple[Modifications, list[str]]:
     ]
 
 
-def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
-    """Run the integrity checks; problems are data (a FAILED subindication), not exceptions."""
+def _check_signature_value(
+    signer_info: cms.SignerInfo,
+    cert: x509.Certificate,
+    actual_digest: bytes,
+    warnings: list[str],
+) -> tuple[bool, bool, str | None]:
+    """RFC 5652 §11.2 + §5.6 → ``(intact, valid, key_problem)``.
+
+    ``intact`` compares the signed message-digest attribute with the digest of the signed bytes
+    *by itself*, so that a key or algorithm ltv cannot use (``key_problem``) never reads as "the
+    document was altered". A negative RSA modulus (a legacy encoder quirk) is read as unsigned,
+    with a warning (:mod:`ltv.keys`).
+    """
+    from asn1crypto import core
+    from pyhanko.sign.general import find_unique_cms_attribute
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
+    from ltv._boundary import describe, library_fault
+    from ltv.keys import lenient_validator, usable_key
+
+    embedded: bytes | None = None
+    if not isinstance(signer_info["signed_attrs"], core.Void):
+        try:
+            embedded = bytes(
+                find_unique_cms_attribute(signer_info["signed_attrs"], "message_digest").native
+            )
+        except (KeyError, ValueError, TypeError):
+            embedded = None
+    _, quirk = usable_key(cert.public_key)
+    if quirk is not None:
+        warnings.append(f"signer certificate: {quirk}")
+    try:
+        intact, valid = validate_sig_integrity(
+            signer_info,
+            cert,
+            expected_content_type="data",
+            actual_digest=actual_digest,
+            sig_validator=lenient_validator(),
+        )
+    except Exception as err:
+        if library_fault(err) is None or _is_validation_error(err):
+            raise
+        # pyHanko/cryptography could not use the key or algorithm (an assertion about the key
+        # type, an unloadable key, an unsupported mechanism...)
+        return embedded is None or embedded == actual_digest, False, describe(err)
+    return intact, valid, None
+
+
+def _is_validation_error(err: BaseException) -> bool:
+    from pyhanko.sign.validation.errors import SignatureValidationError
+
+    return isinstance(err, SignatureValidationError)
+
+
+def check_integrity(sig: ExtractedSignature, *, token: TokenCheck | None = None) -> IntegrityResult:
+    """Run the integrity checks; problems are data (a FAILED subindication), not exceptions.
+
+    ``token``: for a document timestamp, its already computed :func:`ltv.tst.check_token`."""
     from asn1crypto import core
     from pyhanko.sign.diff_analysis import DiffResult
     from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
     from pyhanko.sign.validation.status import SignatureCoverageLevel  # noqa: F401
 
     from ltv.pipeline.diff_policy import ltv_diff_policy
@@ -147,12 +205,35 @@ def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
                     "detached PDF signature carries encapsulated content",
                     coverage=coverage,
                 )
-            intact, valid = validate_sig_integrity(
-                signer_info,
-                emb.signer_cert,
-                expected_content_type="data",
-                actual_digest=emb.compute_digest(),
+            intact, valid, key_problem = _check_signature_value(
+                signer_info, emb.signer_cert, emb.compute_digest(), warnings
             )
+            if key_problem is not None:
+                # the bytes are what was signed (or we cannot tell): a key or algorithm ltv
+                # cannot use makes the signature INDETERMINATE, never "altered" (issue 8)
+                if not intact:
+                    return _broken(
+                        SubIndication.HASH_FAILURE,
+                        "the signed bytes were changed: digest over /ByteRange does not match",
+                        coverage=coverage,
+                    )
+                return IntegrityResult(
+                    report=IntegrityReport(
+                        intact=True,
+                        valid=False,
+                        coverage=coverage,
+                        modifications=modifications,
+                        docmdp_ok=docmdp_ok,
+                    ),
+                    failure=SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                    reasons=(
+                        *reasons,
+                        f"the signature value cannot be checked: {key_problem}",
+                    ),
+                    warnings=tuple(warnings),
+                    md_algorithm=md_algorithm,
+                    signature_mechanism=mechanism,
+                )
         else:
             # RFC 3161 §2.4.2: messageImprint == H(ByteRange content); RFC 5652 §11.2 + §5.6:
             # the TSA's signature covers exactly this TSTInfo (ltv.tst, one checker for all
@@ -160,7 +241,8 @@ def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
             # TSTInfo is the one the TSA signed, under the certificate it names
             from ltv.tst import check_token
 
-            token = check_token(signed_data, emb.compute_digest)
+            if token is None:
+                token = check_token(signed_data, emb.compute_digest)
             if token.tsa_cert is None:  # unreadable, or the TSA certificate not identified
                 sub = token.failure or SubIndication.FORMAT_FAILURE
                 return _broken(sub, "; ".join(token.problems), coverage=coverage)
