@@ -17,12 +17,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from asn1crypto import keys
 
-__all__ = ["KeyFacts", "key_facts", "lenient_validator", "usable_key"]
+__all__ = ["KeyFacts", "UnusableKeyOrAlgorithm", "key_facts", "lenient_validator", "usable_key"]
 
 NEGATIVE_MODULUS = (
     "RSA modulus DER-encoded as a negative INTEGER (legacy encoder quirk); "
     "read as its unsigned value"
 )
+
+
+class UnusableKeyOrAlgorithm(Exception):
+    """A signature cannot be checked at all: an unsupported mechanism, a key that does not fit
+    it. (certvalidator reports these as ``InvalidSignature``, i.e. "does not verify", which would
+    turn "cannot check" into "forged".)"""
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,19 @@ def lenient_validator() -> Any:
             signature_algorithm: Any,
             context: Any = DEFAULT_VALIDATION_CONTEXT,
         ) -> None:
+            from pyhanko_certvalidator.errors import (
+                AlgorithmNotSupported,
+                DSAParametersUnavailable,
+                PSSParameterMismatch,
+            )
+
             key, _ = usable_key(public_key_info)
-            super().validate_signature(signature, signed_data, key, signature_algorithm, context)
+            try:
+                super().validate_signature(
+                    signature, signed_data, key, signature_algorithm, context
+                )
+            except (AlgorithmNotSupported, DSAParametersUnavailable, PSSParameterMismatch) as e:
+                raise UnusableKeyOrAlgorithm(str(e) or type(e).__name__) from e
 
     return _Lenient()
 

@@ -102,7 +102,7 @@ def _check_signature_value(
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
     from ltv._boundary import describe, library_fault
-    from ltv.keys import lenient_validator, usable_key
+    from ltv.keys import UnusableKeyOrAlgorithm, lenient_validator, usable_key
 
     embedded: bytes | None = None
     if not isinstance(signer_info["signed_attrs"], core.Void):
@@ -123,6 +123,8 @@ def _check_signature_value(
             actual_digest=actual_digest,
             sig_validator=lenient_validator(),
         )
+    except UnusableKeyOrAlgorithm as err:
+        return embedded is None or embedded == actual_digest, False, str(err)
     except Exception as err:
         if library_fault(err) is None or _is_validation_error(err):
             raise
