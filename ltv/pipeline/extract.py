@@ -12,8 +12,8 @@ Spec steps:
   'other' (RFC 5940 §4.1: id-ri-ocsp-response).
 
 Parsing is pyHanko's (one parser, so there is no parser differential to flag). A signature
-field whose CMS cannot be parsed is not a signature (as DSS treats it); it is kept as a
-file-level warning.
+field whose value is present but cannot be parsed is kept as a :class:`BrokenField`: it is a
+signature, present and broken, and the report counts it as failing (never silently dropped).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from ltv.errors import InputError
 
@@ -30,19 +30,19 @@ if TYPE_CHECKING:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-__all__ = ["EvidenceItem", "Extracted", "ExtractedSignature", "extract"]
+__all__ = ["BrokenField", "EvidenceItem", "Extracted", "ExtractedSignature", "extract"]
 
 EvidenceKind = Literal["ocsp", "crl"]
 Source = Literal["dss", "vri", "cms"]
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class EvidenceItem:
     """One OCSP response or CRL found in the file, with every place it was found."""
 
     kind: EvidenceKind
     der: bytes
-    sources: list[Source] = field(default_factory=list)
+    sources: tuple[Source, ...] = ()
     revision: int | None = None
     """Earliest revision of the file that contains it (for the B-LTA coverage check)."""
 
@@ -70,6 +70,15 @@ class ExtractedSignature:
     """SignerInfo.signature: what the signature timestamp's messageImprint hashes."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class BrokenField:
+    """A signature field whose value is present but cannot be parsed."""
+
+    field: str
+    kind: Literal["signature", "document-timestamp"]
+    reason: str
+
+
 @dataclass(kw_only=True)
 class Extracted:
     reader: PdfFileReader
@@ -80,6 +89,8 @@ class Extracted:
     evidence: list[EvidenceItem]
     revisions: int
     warnings: list[str] = field(default_factory=list)
+    broken: list[BrokenField] = field(default_factory=list)
+    """Signature fields with an unparsable value, in field order."""
 
     @property
     def document_timestamps(self) -> list[ExtractedSignature]:
@@ -87,18 +98,21 @@ class Extracted:
 
 
 class _EvidenceIndex:
+    """De-duplicates evidence by content, collecting every place and the earliest revision."""
+
     def __init__(self) -> None:
         self.items: dict[bytes, EvidenceItem] = {}
 
     def add(self, kind: EvidenceKind, der: bytes, source: Source, revision: int | None) -> None:
+        from dataclasses import replace
+
         key = hashlib.sha256(der).digest()
-        item = self.items.get(key)
-        if item is None:
-            item = self.items[key] = EvidenceItem(kind=kind, der=der, revision=revision)
+        item = self.items.get(key) or EvidenceItem(kind=kind, der=der, revision=revision)
         if source not in item.sources:
-            item.sources.append(source)
+            item = replace(item, sources=(*item.sources, source))
         if revision is not None and (item.revision is None or revision < item.revision):
-            item.revision = revision
+            item = replace(item, revision=revision)
+        self.items[key] = item
 
 
 def _stream_data(obj: Any) -> bytes:
@@ -241,18 +255,35 @@ def _ocsp_certs(der: bytes) -> list[bytes]:
         return []
 
 
-def extract(data: bytes) -> Extracted:
-    """Parse the PDF and collect everything the later stages need (InputError if unreadable)."""
+def _field_kind(sig_field: Any) -> Literal["signature", "document-timestamp"]:
+    """What an unparsable field claims to be (its value's /Type or /SubFilter), best effort."""
+    try:
+        value = sig_field.get_object()["/V"].get_object()
+        if value.get("/Type") == "/DocTimeStamp" or value.get("/SubFilter") == "/ETSI.RFC3161":
+            return "document-timestamp"
+    except Exception:  # noqa: S110 - a field too broken to say: call it a signature
+        pass
+    return "signature"
+
+
+def extract(data: bytes | BinaryIO) -> Extracted:
+    """Parse the PDF and collect everything the later stages need (InputError if unreadable).
+
+    ``data``: the file's bytes, or a seekable binary stream (read in place: a large file is
+    never copied into memory)."""
     from asn1crypto import core, x509
     from pyhanko.pdf_utils import generic, misc
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import enumerate_sig_fields
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-    if not data.lstrip()[:5].startswith(b"%PDF"):
+    stream: BinaryIO = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    stream.seek(0)
+    if not stream.read(1024).lstrip()[:5].startswith(b"%PDF"):
         raise InputError("not a PDF (no %PDF header)")
+    stream.seek(0)
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader = PdfFileReader(stream, strict=False)
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except (misc.PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
         msg = " ".join(str(err).split()) or type(err).__name__
@@ -262,6 +293,7 @@ def extract(data: bytes) -> Extracted:
     index = _EvidenceIndex()
     cert_ders: list[bytes] = []
     found: list[ExtractedSignature] = []
+    broken: list[BrokenField] = []
     for fq_name, _sig_obj, sig_field in fields:
         try:
             emb = EmbeddedPdfSignature(reader, sig_field, fq_name)
@@ -289,9 +321,17 @@ def extract(data: bytes) -> Extracted:
             _ = signer_info["signature_algorithm"].native, emb.signed_revision
             for cert in cms_certs:
                 _ = cert.subject, cert.serial_number, cert.public_key
-        except Exception as err:
-            msg = " ".join(str(err).split()) or type(err).__name__
-            warnings.append(f"field {fq_name!r}: not a parsable signature ({msg}); ignored")
+        except Exception as err:  # this block only parses the field's value: any failure is
+            # the input's (pyHanko and asn1crypto raise assorted errors on malformed CMS)
+            from ltv._boundary import describe
+
+            broken.append(
+                BrokenField(
+                    field=str(fq_name),
+                    kind=_field_kind(sig_field),
+                    reason=f"signature value cannot be parsed ({describe(err)})",
+                )
+            )
             continue
         revision = int(emb.signed_revision)
         cert_ders.extend(cert.dump() for cert in cms_certs)
@@ -342,4 +382,5 @@ def extract(data: bytes) -> Extracted:
         evidence=list(index.items.values()),
         revisions=int(reader.xrefs.total_revisions),
         warnings=warnings,
+        broken=broken,
     )

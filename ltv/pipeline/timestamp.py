@@ -23,9 +23,11 @@ from ltv.pipeline.chain import ChainResult, validate_chain
 from ltv.report import SubIndication, rfc3339
 
 if TYPE_CHECKING:
-    from asn1crypto import cms, x509
+    from asn1crypto import x509
 
-__all__ = ["TIMESTAMP_CLOCK_SKEW", "TokenResult", "imprint_of_signature", "validate_token"]
+    from ltv.pipeline.facts import TokenFacts
+
+__all__ = ["TIMESTAMP_CLOCK_SKEW", "TokenResult", "imprint_of_signature", "judge_token"]
 
 TIMESTAMP_CLOCK_SKEW = timedelta(minutes=5)
 """How far a genTime may lie after the moment a token is judged at (clocks differ)."""
@@ -72,39 +74,37 @@ def imprint_of_signature(signature_value: bytes) -> Callable[[str], bytes]:
     return _digest
 
 
-async def validate_token(
-    token: cms.SignedData,
-    expected_imprint: Callable[[str], bytes],
+async def judge_token(
+    token: TokenFacts,
     *,
+    tsa_cert: x509.Certificate | None,
+    token_certs: list[x509.Certificate],
     anchors: list[x509.Certificate],
     other_certs: list[x509.Certificate],
     chain_moment: datetime,
 ) -> TokenResult:
-    """Check one token; every failure is reported as data."""
-    from ltv.tst import check_token
-
-    # (3a)-(3d): content bound to the TSA's signature and certificate (ltv.tst)
-    check = check_token(token, expected_imprint, extra_certs=other_certs)
-    gen_time = check.gen_time
-    md_algorithms = tuple(a for a in (check.imprint_algorithm, check.digest_algorithm) if a)
-    if check.tsa_cert is None or gen_time is None:
+    """(3e)-(3f) for a token whose binding (3a)-(3d) was checked by :func:`ltv.tst.check_token`
+    (:class:`~ltv.pipeline.facts.TokenFacts`); every failure is reported as data."""
+    gen_time = token.gen_time
+    md_algorithms = tuple(a for a in (token.imprint_algorithm, token.digest_algorithm) if a)
+    if tsa_cert is None or gen_time is None:
         return TokenResult(
             gen_time=gen_time,
             tsa_cert=None,
-            imprint_ok=check.imprint_ok,
+            imprint_ok=token.imprint_ok,
             signature_ok=False,
             chain=None,
             chain_moment=chain_moment,
-            problems=check.problems,
-            failure=check.failure or SubIndication.FORMAT_FAILURE,
+            problems=token.problems,
+            failure=token.failure or SubIndication.FORMAT_FAILURE,
             md_algorithms=md_algorithms,
         )
-    problems = list(check.problems)
+    problems = list(token.problems)
     # (3e)
     chain = await validate_chain(
-        check.tsa_cert,
+        tsa_cert,
         anchors=anchors,
-        other_certs=other_certs + list(check.other_certs),
+        other_certs=other_certs + token_certs,
         moment=chain_moment,
         purpose="tsa",
     )
@@ -121,14 +121,14 @@ async def validate_token(
         )
     return TokenResult(
         gen_time=gen_time,
-        tsa_cert=check.tsa_cert,
-        imprint_ok=check.imprint_ok,
+        tsa_cert=tsa_cert,
+        imprint_ok=token.imprint_ok,
         # the TSA's signature counts only over content it is bound to (RFC 5652 §11.2)
-        signature_ok=check.signature_ok and check.digest_ok,
+        signature_ok=token.signature_ok and token.digest_ok,
         chain=chain,
         chain_moment=chain_moment,
         problems=tuple(problems),
-        failure=check.failure,
+        failure=token.failure,
         md_algorithms=md_algorithms,
         existed_by_then=existed_by_then,
     )

@@ -17,7 +17,7 @@ from ltv import (
     ValidationPolicy,
     Verifier,
 )
-from ltv.evidence.http import HttpClient, Transport
+from ltv.evidence.http import HttpClient
 from samples import pki
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -31,25 +31,24 @@ def _policy(online: Online) -> ValidationPolicy:
     )
 
 
-def test_network_factory_is_used_only_when_the_policy_allows(pki_server: Any) -> None:
-    made: list[HttpClient] = []
-
-    def network() -> Transport:
-        client = HttpClient(timeout=5.0, connect_to=pki_server.connect_to)
-        made.append(client)
-        return client
-
+def test_network_is_used_only_when_the_policy_allows(pki_server: Any) -> None:
+    """One transport object is handed in; each verification sees it through its own Session
+    (own request record); under online=never it is not touched at all."""
+    network = HttpClient(timeout=5.0, connect_to=pki_server.connect_to)
     b_b = (SAMPLES / "no-timestamp.pdf").read_bytes()  # B-B, no embedded evidence
 
     offline = Verifier(_policy(Online.NEVER), network=network).verify(b_b)
-    assert made == []
+    assert network.exchanges == ()
     assert len(pki_server.log) == 0
     assert offline.indication.value == "INDETERMINATE"
 
-    online = Verifier(_policy(Online.FALLBACK), network=network).verify(b_b)
-    assert len(made) == 1
+    verifier = Verifier(_policy(Online.FALLBACK), network=network)
+    online = verifier.verify(b_b)
     assert online.indication.value == "TOTAL-PASSED"
-    assert online.network.requests == len(made[0].exchanges) == len(pki_server.log) > 0
+    assert online.network.requests == len(network.exchanges) == len(pki_server.log) > 0
+    again = verifier.verify(b_b)  # the second report lists only its own requests
+    assert again.network.requests == online.network.requests
+    assert len(network.exchanges) == 2 * online.network.requests
 
 
 def test_readme_library_example(pki_server: Any) -> None:

@@ -48,7 +48,7 @@ def test_evidence_from_every_revision(pdfs: dict[str, bytes]) -> None:
     assert ex.revisions == before.revisions + 1
     # the latest DSS holds no OCSP response, yet all of them are still found, in the DSS
     assert sorted(e.der for e in ex.evidence) == sorted(e.der for e in before.evidence)
-    assert all(e.sources == ["dss"] for e in ex.evidence)
+    assert all(e.sources == ("dss",) for e in ex.evidence)
     assert all(e.revision is not None and e.revision < ex.revisions - 1 for e in ex.evidence)
 
 
