@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
+    from ltv.pipeline.repair import ScanIndex
+
 __all__ = ["BrokenField", "EvidenceItem", "Extracted", "ExtractedSignature", "extract"]
 
 EvidenceKind = Literal["ocsp", "crl"]
@@ -90,6 +92,9 @@ class Extracted:
     revisions: int
     warnings: list[str] = field(default_factory=list)
     broken: list[BrokenField] = field(default_factory=list)
+    repaired: ScanIndex | None = None
+    """Set when the cross-reference structure was damaged and located by scanning; its
+    ``repairs`` keep growing while objects are read (report them after the last stage)."""
     """Signature fields with an unparsable value, in field order."""
 
     @property
@@ -282,12 +287,30 @@ def extract(data: bytes | BinaryIO) -> Extracted:
     if not stream.read(1024).lstrip()[:5].startswith(b"%PDF"):
         raise InputError("not a PDF (no %PDF header)")
     stream.seek(0)
+    unreadable = (
+        misc.PdfError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        OSError,
+    )  # OSError: a seek before the start of a real file (ValueError on BytesIO)
+    repaired: ScanIndex | None = None
     try:
         reader = PdfFileReader(stream, strict=False)
         fields = list(enumerate_sig_fields(reader, filled_status=True))
-    except (misc.PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
-        msg = " ".join(str(err).split()) or type(err).__name__
-        raise InputError(f"unreadable PDF: {msg}") from err
+    except unreadable as err:
+        # broken cross-reference pointers: read the same bytes again, steered by a scan
+        # (ltv.pipeline.repair); the file is never rewritten, digests stay over its raw bytes
+        from ltv.pipeline.repair import open_tolerant
+
+        try:
+            reader, repaired = open_tolerant(stream)
+            fields = list(enumerate_sig_fields(reader, filled_status=True))
+        except unreadable:
+            msg = " ".join(str(err).split()) or type(err).__name__
+            raise InputError(f"unreadable PDF: {msg}") from err
 
     warnings: list[str] = []
     index = _EvidenceIndex()
@@ -383,4 +406,5 @@ def extract(data: bytes | BinaryIO) -> Extracted:
         revisions=int(reader.xrefs.total_revisions),
         warnings=warnings,
         broken=broken,
+        repaired=repaired,
     )

@@ -203,6 +203,17 @@ def examine(data: bytes | BinaryIO) -> DocumentFacts:
                 )
             )
     signatures.extend(_broken_facts(b.field, b.kind, b.reason) for b in ex.broken)
+    warnings = list(ex.warnings)
+    if ex.repaired is not None:
+        repairs = list(dict.fromkeys(ex.repaired.repairs))
+        shown = "; ".join(repairs[:3]) + (
+            f"; and {len(repairs) - 3} more" if len(repairs) > 3 else ""
+        )
+        warnings.insert(
+            0,
+            "damaged PDF structure (cross-reference pointers), read by scanning the original "
+            f"bytes without rewriting them: {shown or 'sections located by scanning'}",
+        )
     return DocumentFacts(
         sha256=sha256,
         size=size,
@@ -210,7 +221,7 @@ def examine(data: bytes | BinaryIO) -> DocumentFacts:
         signatures=tuple(signatures),
         certificates=tuple(dict.fromkeys(c.dump() for c in ex.certificates)),
         evidence=tuple(ex.evidence),
-        warnings=tuple(ex.warnings),
+        warnings=tuple(warnings),
     )
 
 

@@ -57,16 +57,7 @@ KNOWN_DISAGREEMENTS: dict[str, str] = {
     "ltv reports TOTAL-PASSED at B-LT, the file's TSA-chain evidence counted",
 }
 
-UNEVALUABLE: dict[str, str] = {
-    "attacks/dss_pdf-signed-corrupted.pdf": "DSS expects a report 'signature NOT intact, "
-    "ByteRange NOT valid'. 10 bytes were cut from the signed content, so every later xref "
-    "offset is wrong; pyHanko's reader (strict=False too) has no xref reconstruction: ltv "
-    "exits 4 'unreadable PDF' (never passed). A repair would rewrite signed bytes",
-    "pades/dss_pades-5-signatures-and-1-document-timestamp.pdf": "DSS expects 5 signatures + 1 "
-    "document timestamp. The last trailer says /Prev 0 (and an earlier one points between "
-    "xref sections); pyHanko's reader (strict=False too) fails ('negative seek'): ltv exits 4 "
-    "'unreadable PDF'. Repairing the trailer would change bytes the document timestamp covers",
-}
+UNEVALUABLE: dict[str, str] = {}
 """Files ltv cannot evaluate: the correct behaviour is exit 4 with a one-line reason, which is
 asserted; they still count as disagreements with the original project's expectation."""
 
