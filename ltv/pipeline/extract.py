@@ -79,6 +79,9 @@ class BrokenField:
     field: str
     kind: Literal["signature", "document-timestamp"]
     reason: str
+    unsupported: bool = False
+    """A format ltv does not implement (a legacy SubFilter), not a broken value: the verdict is
+    INDETERMINATE, never TOTAL-FAILED."""
 
 
 @dataclass(kw_only=True)
@@ -260,6 +263,20 @@ def _ocsp_certs(der: bytes) -> list[bytes]:
         return []
 
 
+_UNSUPPORTED_SUBFILTERS = {
+    "/adbe.x509.rsa_sha1": "a raw PKCS#1 signature with the certificates in /Cert; ISO 32000-1 "
+    "§12.8.3.2, deprecated by ISO 32000-2",
+}
+
+
+def _subfilter(sig_field: Any) -> str | None:
+    try:
+        value = sig_field.get_object()["/V"].get_object().get("/SubFilter")
+        return None if value is None else str(value)
+    except Exception:  # a field too broken to say
+        return None
+
+
 def _field_kind(sig_field: Any) -> Literal["signature", "document-timestamp"]:
     """What an unparsable field claims to be (its value's /Type or /SubFilter), best effort."""
     try:
@@ -348,6 +365,19 @@ def extract(data: bytes | BinaryIO) -> Extracted:
             # the input's (pyHanko and asn1crypto raise assorted errors on malformed CMS)
             from ltv._boundary import describe
 
+            subfilter = _subfilter(sig_field)
+            if subfilter in _UNSUPPORTED_SUBFILTERS:
+                broken.append(
+                    BrokenField(
+                        field=str(fq_name),
+                        kind="signature",
+                        reason=f"signature format {subfilter} "
+                        f"({_UNSUPPORTED_SUBFILTERS[subfilter]}) is not supported by ltv: "
+                        "the signature cannot be checked",
+                        unsupported=True,
+                    )
+                )
+                continue
             broken.append(
                 BrokenField(
                     field=str(fq_name),

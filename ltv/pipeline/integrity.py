@@ -134,28 +134,6 @@ def _check_signature_value(
     return intact, valid, None
 
 
-def _signed_digest_matches(sig: ExtractedSignature) -> bool | None:
-    """Whether the digest of the ByteRange equals the signed message-digest (for a document
-    timestamp: the TSTInfo imprint); ``None`` when that cannot be told."""
-    from asn1crypto import core
-    from pyhanko.sign.general import find_unique_cms_attribute
-
-    emb = sig.embedded
-    try:
-        if sig.kind == "document-timestamp":
-            tst = emb.signed_data["encap_content_info"]["content"].parsed
-            mi = tst["message_imprint"]
-            algo = mi["hash_algorithm"]["algorithm"].native
-            return bool(emb.compute_digest(algo) == mi["hashed_message"].native)
-        attrs = emb.signer_info["signed_attrs"]
-        if isinstance(attrs, core.Void):
-            return None
-        signed = find_unique_cms_attribute(attrs, "message_digest").native
-        return bool(emb.compute_digest() == signed)
-    except Exception:  # the digest itself cannot be computed on this input
-        return None
-
-
 def _is_validation_error(err: BaseException) -> bool:
     from pyhanko.sign.validation.errors import SignatureValidationError
 
@@ -193,6 +171,7 @@ def check_integrity(sig: ExtractedSignature, *, token: TokenCheck | None = None)
             signature_mechanism=mechanism,
         )
 
+    diff_error: str | None = None
     # ISO 32000-2 §12.8.1: a well-formed ByteRange has four non-negative integers
     br = list(emb.byte_range)
     if len(br) != 4 or any((not isinstance(x, int)) or x < 0 for x in br):
@@ -221,16 +200,17 @@ def check_integrity(sig: ExtractedSignature, *, token: TokenCheck | None = None)
             warnings.extend(c.warning() for c in dss_rule.changes)
         docmdp_ok = emb.summarise_integrity_info().get("docmdp_ok")
     except Exception as err:  # pyHanko raises assorted errors on malformed files
+        # the changes after signing could not be analysed; the signed bytes themselves are still
+        # checked below (a plain digest comparison: never "altered" by default), and what cannot
+        # be told about later changes makes the verdict INDETERMINATE, never TOTAL-FAILED
         msg = getattr(err, "failure_message", None) or " ".join(str(err).split())
-        why = f"integrity check failed: {msg or type(err).__name__}"
-        # the structure around the signature could not be analysed; whether the signed bytes
-        # are the ones signed is still a plain digest comparison (never "altered" by default)
-        if _signed_digest_matches(sig) is False:
-            return _broken(
-                SubIndication.HASH_FAILURE,
-                "the signed bytes were changed: digest over /ByteRange does not match",
-            )
-        return _broken(SubIndication.FORMAT_FAILURE, why)
+        diff_error = f"changes after signing could not be analysed ({msg or type(err).__name__})"
+        try:
+            coverage = _coverage(emb.evaluate_signature_coverage())
+        except Exception:
+            coverage = Coverage.PARTIAL
+        modifications, docmdp_ok = Modifications.OTHER, None
+        reasons.append(diff_error)
 
     signed_data = emb.signed_data
     eci = signed_data["encap_content_info"]
@@ -310,8 +290,10 @@ def check_integrity(sig: ExtractedSignature, *, token: TokenCheck | None = None)
         reasons.append("the signed bytes were changed: digest over /ByteRange does not match")
     elif not valid:
         failure = SubIndication.SIG_CRYPTO_FAILURE
-        if not reasons:
+        if not reasons or diff_error in reasons:
             reasons.append("the CMS signature value does not verify under the signer's key")
+    elif diff_error is not None:
+        failure = SubIndication.SIG_CONSTRAINTS_FAILURE  # INDETERMINATE: cannot tell
     elif modifications is Modifications.OTHER or docmdp_ok is False:
         failure = SubIndication.FORMAT_FAILURE
         if docmdp_ok is False and modifications is not Modifications.OTHER:

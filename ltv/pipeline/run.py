@@ -97,9 +97,15 @@ def _content_digest(data: bytes | BinaryIO) -> tuple[str, int]:
 
 
 def _broken_facts(
-    field: str, kind: str, reason: str, *, revision: int | None = None
+    field: str,
+    kind: str,
+    reason: str,
+    *,
+    revision: int | None = None,
+    unsupported: bool = False,
 ) -> SignatureFacts:
-    """A signature present but unusable: TOTAL-FAILED / FORMAT_FAILURE with the reason."""
+    """A signature present but unusable: TOTAL-FAILED / FORMAT_FAILURE with the reason — or,
+    for a format ltv does not implement, INDETERMINATE / GENERIC (it may well be valid)."""
     from ltv.pipeline.integrity import IntegrityResult
     from ltv.report import Coverage, IntegrityReport, Modifications
 
@@ -115,7 +121,7 @@ def _broken_facts(
                 coverage=Coverage.PARTIAL,
                 modifications=Modifications.NONE,
             ),
-            failure=SubIndication.FORMAT_FAILURE,
+            failure=SubIndication.GENERIC if unsupported else SubIndication.FORMAT_FAILURE,
             reasons=(reason,),
         ),
         signer_cert=None,
@@ -202,7 +208,9 @@ def examine(data: bytes | BinaryIO) -> DocumentFacts:
                     revision=sig.revision,
                 )
             )
-    signatures.extend(_broken_facts(b.field, b.kind, b.reason) for b in ex.broken)
+    signatures.extend(
+        _broken_facts(b.field, b.kind, b.reason, unsupported=b.unsupported) for b in ex.broken
+    )
     warnings = list(ex.warnings)
     if ex.repaired is not None:
         repairs = list(dict.fromkeys(ex.repaired.repairs))
@@ -694,7 +702,7 @@ class _Judge:
             reasons=sig.integrity.reasons,
             level=None,
             signer=None,
-            integrity=sig.integrity.report,
+            integrity=None,  # nothing could be checked: neither "intact" nor "altered"
             timestamp=None,
             validation_time=self.base_time,
             validation_time_source=self.base_source,
