@@ -1,5 +1,8 @@
 """The only place in ltv that opens sockets: a small, bounded, synchronous HTTP/1.1 client.
 
+(One exception: :mod:`ltv.evidence.tls`, the TLS stapling probe, makes its own handshake through
+pyOpenSSL — see docs/decisions.md D13.)
+
 Why not ``requests``/``aiohttp``: we need three guarantees they do not give together —
 
 * a **deadline** per request covering name lookup, connect, send and every read (a server that
