@@ -140,17 +140,65 @@ def probe_command(
     verbose: VerboseOption = False,
 ) -> None:
     """Measure responders (latency, sizes, validity, IPv6, Host header, SLA) or TLS stapling."""
-    from ltv.errors import UsageError
+    from ltv.cli import fail
+    from ltv.errors import LtvError
 
     configure_logging(verbose)
-    urls = list(urls or [])
+    try:
+        code = _dispatch(
+            list(urls or []),
+            from_pdf=from_pdf,
+            cert=cert,
+            issuer=issuer,
+            count=count,
+            interval=interval,
+            method=method,
+            nonce=nonce,
+            sla=sla,
+            db=db,
+            fmt=fmt,
+            html=html,
+            since=since,
+            until=until,
+            tls=tls,
+            servername=servername,
+            connect_to=connect_to or [],
+            timeout=timeout,
+        )
+    except LtvError as err:
+        raise fail(err) from None
+    raise typer.Exit(code)
+
+
+def _dispatch(
+    urls: list[str],
+    *,
+    from_pdf: str | None,
+    cert: str | None,
+    issuer: str | None,
+    count: int,
+    interval: float,
+    method: str,
+    nonce: bool,
+    sla: float,
+    db: str | None,
+    fmt: str,
+    html: str | None,
+    since: str | None,
+    until: str | None,
+    tls: str | None,
+    servername: str | None,
+    connect_to: list[str],
+    timeout: float,
+) -> int:
+    from ltv.errors import UsageError
+
     if fmt not in _FORMATS:
         raise UsageError(f"--format {fmt!r}: expected text or json")
     if tls is not None:
         if urls or from_pdf or cert or issuer or db:
             raise UsageError("--tls probes one TLS server: give no URL, --from, --cert or --db")
-        _tls(tls, servername, timeout, fmt, html)
-        return
+        return _tls(tls, servername, timeout, fmt, html)
     if servername is not None:
         raise UsageError("--servername goes with --tls")
     if urls[:1] == ["report"]:
@@ -159,12 +207,12 @@ def probe_command(
         if db is None:
             raise UsageError("ltv probe report needs --db FILE.sqlite")
         _report(db, _time("--since", since), _time("--until", until), fmt, html)
-        return
+        return 0
     if since or until:
         raise UsageError("--since/--until go with 'ltv probe report'")
     if method.lower() not in _METHODS:
         raise UsageError(f"--method {method!r}: expected get, post or both")
-    code = _probe(
+    return _probe(
         urls,
         from_pdf=from_pdf,
         cert_path=cert,
@@ -177,10 +225,9 @@ def probe_command(
         db=db,
         fmt=fmt,
         html=html,
-        connect_to=_connect_to(connect_to or []),
+        connect_to=_connect_to(connect_to),
         timeout=timeout,
     )
-    raise typer.Exit(code)
 
 
 def _probe(
@@ -347,7 +394,7 @@ def _report(
         )
 
 
-def _tls(target: str, servername: str | None, timeout: float, fmt: str, html: str | None) -> None:
+def _tls(target: str, servername: str | None, timeout: float, fmt: str, html: str | None) -> int:
     import json
 
     from ltv.errors import UsageError
@@ -367,7 +414,7 @@ def _tls(target: str, servername: str | None, timeout: float, fmt: str, html: st
         typer.echo(json.dumps(tls_json(report), indent=2, ensure_ascii=False))
     else:
         typer.echo(tls_text(report), nl=False)
-    raise typer.Exit(0 if report.valid else 1)
+    return 0 if report.valid else 1
 
 
 def _default_sni(host: str) -> str | None:
