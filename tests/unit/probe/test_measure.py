@@ -302,3 +302,24 @@ def test_options_bound_count_and_interval() -> None:
         ProbeOptions(count=0)
     with pytest.raises(UsageError):
         ProbeOptions(methods=("PUT",))
+
+
+def test_nonce_is_sent_and_checked(pki: PkiServer, client: HttpClient) -> None:
+    run = run_probe(
+        _ocsp(sample.OCSP_INTERM_URL),
+        client=client,
+        options=ProbeOptions(methods=("POST",), nonce=True, families=False, check_host=False),
+        clock=clock,
+    )
+    (m,) = run.measurements
+    assert m.ok and m.ocsp_status == "good"
+    (entry,) = pki.log.matching(method="POST")
+    plain = run_probe(
+        _ocsp(sample.OCSP_INTERM_URL),
+        client=client,
+        options=ProbeOptions(methods=("POST",), families=False, check_host=False),
+        clock=clock,
+    )
+    assert plain.measurements[0].ok
+    # the nonced request carries the RFC 8954 extension (32 octets more than the plain one)
+    assert entry.body_length > pki.log.matching(method="POST")[-1].body_length + 32
