@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ltv-installed
 
-.PHONY: demo test lint typecheck pytest install bench constraints clean
+.PHONY: demo test lint typecheck pytest install bench constraints clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ pytest: $(STAMP)
 	$(PY) -m pytest -q
 
 test: lint typecheck pytest
+
+# Headless Chromium for the HTML checks (tests/browser.py); installs Debian's package when root.
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

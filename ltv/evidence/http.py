@@ -1,5 +1,8 @@
 """The only place in ltv that opens sockets: a small, bounded, synchronous HTTP/1.1 client.
 
+(One exception: :mod:`ltv.evidence.tls`, the TLS stapling probe, makes its own handshake through
+pyOpenSSL — see docs/decisions.md D13.)
+
 Why not ``requests``/``aiohttp``: we need three guarantees they do not give together —
 
 * a **deadline** per request covering name lookup, connect, send and every read (a server that
@@ -17,6 +20,13 @@ Every attempt is recorded in :attr:`HttpClient.exchanges` (thread-safe). Failure
 ``http-<code>``, ``too-large``, ``connection-error``, ``bad-url`` or ``network-disabled``.
 Retries (bounded) happen only for connection-level failures before any response byte arrived,
 and only while the deadline allows.
+
+For measurement (``ltv probe``) the client also records a :class:`Timing` per attempt (name
+lookup, connect, TLS handshake, time to first byte, total) and the peer address, and
+:meth:`HttpClient.request` can force an address family (``family="ipv4"|"ipv6"``) or send the
+request the way OpenSSL's OCSP client did, HTTP/1.0 without a ``Host`` header
+(``send_host=False``). A ``connect_to`` entry may list several addresses (a dual-stack name:
+``[("127.0.0.1", p4), ("::1", p6)]``), tried in order like the addresses a resolver returns.
 """
 
 from __future__ import annotations
@@ -27,9 +37,9 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 from ltv.errors import NetworkError
@@ -47,6 +57,7 @@ __all__ = [
     "HttpResponse",
     "NoNetwork",
     "Session",
+    "Timing",
     "Transport",
 ]
 
@@ -72,6 +83,8 @@ class HttpError(NetworkError):
         super().__init__(message or f"{url}: {detail}", hint=_HINTS.get(detail.split("-")[0]))
         self.detail = detail
         self.url = url
+        self.exchange: Exchange | None = None
+        """The last attempt as recorded by :class:`HttpClient` (timing, peer), if any."""
 
     @property
     def status(self) -> int | None:
@@ -91,6 +104,25 @@ _HINTS = {
 
 
 @dataclass(frozen=True)
+class Timing:
+    """Where the time of one attempt went, in seconds (``None``: that phase did not happen).
+
+    ``dns``, ``connect`` and ``tls`` are the durations of name lookup, TCP connect and TLS
+    handshake; ``ttfb`` (time to first byte) and ``total`` count from the start of the attempt,
+    like curl's ``time_starttransfer`` and ``time_total``.
+    """
+
+    dns: float | None = None
+    connect: float | None = None
+    tls: float | None = None
+    ttfb: float | None = None
+    total: float | None = None
+    phase: str | None = None
+    """Where a failed attempt stopped: ``dns``, ``connect``, ``tls``, ``send``, ``wait`` (no
+    response byte) or ``read``; ``None`` on success."""
+
+
+@dataclass(frozen=True)
 class Exchange:
     """One request attempt, as recorded by a client (also the attempts that failed)."""
 
@@ -104,6 +136,10 @@ class Exchange:
     """Seconds from the start of the attempt to its end (or failure)."""
     error: str | None
     """The failure detail (see :class:`HttpError`), ``None`` on success."""
+    timing: Timing | None = None
+    """Phase breakdown (recorded by :class:`HttpClient`; ``None`` where not measured)."""
+    peer: str | None = None
+    """The address connected to (``127.0.0.1``, ``::1``...), when a connection was made."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +153,10 @@ class HttpResponse:
     """Header names in lower case; repeated headers joined with ``", "``."""
     body: bytes
     latency: float
+    timing: Timing | None = None
+    """Phase breakdown of the attempt that answered (:class:`HttpClient` only)."""
+    peer: str | None = None
+    """The address that answered (:class:`HttpClient` only)."""
 
     @property
     def content_type(self) -> str | None:
@@ -192,6 +232,24 @@ class _Deadline:
 class _Counter:
     sent: int = 0
     received: int = 0
+    start: float = 0.0
+    dns: float | None = None
+    connect: float | None = None
+    tls: float | None = None
+    first_byte: float | None = None
+    """Monotonic time the first response byte arrived."""
+    phase: str = "dns"
+    peer: str | None = None
+
+    def timing(self, end: float, *, failed: bool) -> Timing:
+        return Timing(
+            dns=self.dns,
+            connect=self.connect,
+            tls=self.tls,
+            ttfb=None if self.first_byte is None else self.first_byte - self.start,
+            total=end - self.start,
+            phase=self.phase if failed else None,
+        )
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -209,6 +267,9 @@ class _DeadlineReader(io.RawIOBase):
     def readinto(self, buffer: WriteableBuffer) -> int:
         self._sock.settimeout(self._deadline.remaining())
         n = self._sock.recv_into(buffer)
+        if n and self._counter.first_byte is None:
+            self._counter.first_byte = time.monotonic()
+            self._counter.phase = "read"
         self._counter.received += n
         return n
 
@@ -221,6 +282,20 @@ class _SocketShim:
 
     def makefile(self, mode: str, *args: object, **kwargs: object) -> io.BufferedReader:
         return io.BufferedReader(self._reader, _CHUNK)
+
+
+_FAMILY_NAMES: dict[int, str] = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
+_FAMILIES = frozenset(_FAMILY_NAMES.values())
+
+
+def _is_pair(value: object) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
+
+
+@dataclass(frozen=True)
+class _Options:
+    family: str | None = None
+    send_host: bool = True
 
 
 class _Attempt(Exception):
@@ -240,6 +315,8 @@ class HttpClient:
     :param max_bytes: largest accepted response body; larger ones fail with ``too-large``.
     :param connect_to: ``{"host:port": (address, port)}``; the key's port is the URL's effective
         port (80 for http when absent). Mapped hosts connect there, keeping the ``Host`` header.
+        A value may also be a list of ``(address, port)`` pairs, tried in order (a name with
+        several addresses, e.g. IPv4 and IPv6); :attr:`connect_to` keeps the first of each.
     :param retries: extra attempts after a connection-level failure (``refused`` or
         ``connection-error`` before any response byte); timeouts and HTTP errors are not retried.
     :param ssl_context: for https; the default verifies certificates against the system store.
@@ -250,7 +327,7 @@ class HttpClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_bytes: int = DEFAULT_MAX_BYTES,
-        connect_to: Mapping[str, tuple[str, int]] | None = None,
+        connect_to: Mapping[str, tuple[str, int] | Sequence[tuple[str, int]]] | None = None,
         retries: int = 1,
         user_agent: str = USER_AGENT,
         follow_redirects: bool = True,
@@ -264,8 +341,14 @@ class HttpClient:
             raise ValueError("retries must be >= 0")
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self._connect_all: dict[str, list[tuple[str, int]]] = {}
+        for key, value in (connect_to or {}).items():
+            pairs: list[Any] = [value] if _is_pair(value) else list(value)
+            if not pairs:
+                raise ValueError(f"connect_to[{key!r}]: no address")
+            self._connect_all[key.lower()] = [(str(a), int(p)) for a, p in pairs]
         self.connect_to: dict[str, tuple[str, int]] = {
-            k.lower(): v for k, v in (connect_to or {}).items()
+            k: v[0] for k, v in self._connect_all.items()
         }
         self.retries = retries
         self.user_agent = user_agent
@@ -294,17 +377,25 @@ class HttpClient:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        family: str | None = None,
+        send_host: bool = True,
     ) -> HttpResponse:
         """Send one request and return the complete 2xx response, or raise :class:`HttpError`.
 
         ``timeout`` overrides the client's budget for this call. GET/HEAD redirects
         (301/302/303/307/308) are followed up to 3 times within the same budget.
+        ``family`` (``"ipv4"`` or ``"ipv6"``) connects only to addresses of that family (none:
+        ``unresolvable``). ``send_host=False`` sends ``HTTP/1.0`` without a ``Host`` header, as
+        OpenSSL's ``ocsp`` client did (a shared virtual host cannot route such a request).
         """
         method = method.upper()
+        if family is not None and family not in _FAMILIES:
+            raise ValueError(f"family must be one of {sorted(_FAMILIES)}")
+        options = _Options(family=family, send_host=send_host)
         deadline = _Deadline(self.timeout if timeout is None else timeout)
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
-            response = self._with_retries(method, current, body, headers, deadline)
+            response = self._with_retries(method, current, body, headers, deadline, options)
             location = response.headers.get("location")
             if (
                 self.follow_redirects
@@ -315,9 +406,46 @@ class HttpClient:
                 current = urljoin(current, location)
                 continue
             if not 200 <= response.status < 300:
-                raise HttpError(f"http-{response.status}", current)
+                error = HttpError(f"http-{response.status}", current)
+                error.exchange = self._last_exchange()
+                raise error
             return response
         raise HttpError("connection-error", url, f"{url}: too many redirects")
+
+    def resolve(self, url: str, *, timeout: float | None = None) -> list[tuple[str, str, int]]:
+        """``(family, address, port)`` for every address ``url`` would be connected to.
+
+        ``family`` is ``ipv4`` or ``ipv6``. Honours ``connect_to`` (no lookup for mapped
+        hosts, nor for ``.test``/``.invalid``: unmapped, they give ``[]``); otherwise asks the
+        system resolver. Raises :class:`HttpError` (``bad-url``, ``unresolvable``).
+        """
+        parts = urlsplit(url)
+        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+            raise HttpError("bad-url", url)
+        try:
+            targets, _host = self._target(parts)
+        except _Attempt as exc:
+            raise HttpError(exc.detail, url) from None
+        except ValueError:
+            raise HttpError("bad-url", url) from None
+        out: list[tuple[str, str, int]] = []
+        for address, port in targets:
+            try:
+                infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)
+            except socket.gaierror:
+                continue
+            for fam, _t, _p, _n, sockaddr in infos:
+                name = _FAMILY_NAMES.get(fam)
+                entry = (name, str(sockaddr[0]), int(sockaddr[1])) if name else None
+                if entry is not None and entry not in out:
+                    out.append(entry)
+        if not out:
+            raise HttpError("unresolvable", url)
+        return out
+
+    def _last_exchange(self) -> Exchange | None:
+        with self._lock:
+            return self._exchanges[-1] if self._exchanges else None
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -328,25 +456,29 @@ class HttpClient:
         body: bytes | None,
         headers: Mapping[str, str] | None,
         deadline: _Deadline,
+        options: _Options | None = None,
     ) -> HttpResponse:
+        options = options or _Options()
         attempt = 0
         while True:
             start = time.monotonic()
-            counter = _Counter()
+            counter = _Counter(start=start)
             try:
-                response = self._attempt(method, url, body, headers, deadline, counter)
+                response = self._attempt(method, url, body, headers, deadline, counter, options)
             except _Attempt as failure:
-                self._record(
-                    Exchange(
-                        url=url,
-                        method=method,
-                        status=failure.status,
-                        bytes_sent=counter.sent,
-                        bytes_received=counter.received,
-                        latency=time.monotonic() - start,
-                        error=failure.detail,
-                    )
+                end = time.monotonic()
+                exchange = Exchange(
+                    url=url,
+                    method=method,
+                    status=failure.status,
+                    bytes_sent=counter.sent,
+                    bytes_received=counter.received,
+                    latency=end - start,
+                    error=failure.detail,
+                    timing=counter.timing(end, failed=True),
+                    peer=counter.peer,
                 )
+                self._record(exchange)
                 if (
                     failure.retryable
                     and attempt < self.retries
@@ -354,7 +486,9 @@ class HttpClient:
                 ):
                     attempt += 1
                     continue
-                raise HttpError(failure.detail, url) from failure
+                error = HttpError(failure.detail, url)
+                error.exchange = exchange
+                raise error from failure
             self._record(
                 Exchange(
                     url=url,
@@ -364,37 +498,59 @@ class HttpClient:
                     bytes_received=counter.received,
                     latency=response.latency,
                     error=None if response.status < 400 else f"http-{response.status}",
+                    timing=response.timing,
+                    peer=response.peer,
                 )
             )
             return response
 
-    def _target(self, parts: SplitResult) -> tuple[str, int, str]:
-        """Resolve (address, port, Host header) for a URL, honouring ``connect_to``."""
+    def _target(self, parts: SplitResult) -> tuple[list[tuple[str, int]], str]:
+        """Resolve ([(address, port)...], Host header) for a URL, honouring ``connect_to``."""
         host = (parts.hostname or "").lower()
         default_port = _DEFAULT_PORTS[parts.scheme]
         port = parts.port or default_port
         bracketed = f"[{host}]" if ":" in host else host
         host_header = bracketed if port == default_port else f"{bracketed}:{port}"
-        mapped = self.connect_to.get(f"{bracketed}:{port}") or self.connect_to.get(host)
+        mapped = self._connect_all.get(f"{bracketed}:{port}") or self._connect_all.get(host)
         if mapped is not None:
-            return mapped[0], mapped[1], host_header
+            return list(mapped), host_header
         if host.rstrip(".").endswith(_RESERVED_TLDS) or host.rstrip(".") in ("test", "invalid"):
             # RFC 6761 §6.2/§6.4: never ask a resolver about reserved names.
             raise _Attempt("unresolvable", retryable=False)
-        return host, port, host_header
+        return [(host, port)], host_header
 
-    def _connect(self, address: str, port: int, deadline: _Deadline) -> socket.socket:
-        try:
-            # getaddrinfo itself cannot be bounded by the stdlib; connect is.
-            infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise _Attempt("unresolvable", retryable=False) from exc
+    def _connect(
+        self,
+        targets: list[tuple[str, int]],
+        deadline: _Deadline,
+        counter: _Counter | None = None,
+        family: str | None = None,
+    ) -> socket.socket:
+        counter = counter or _Counter(start=time.monotonic())
+        counter.phase = "dns"
+        lookup_start = time.monotonic()
+        infos: list[Any] = []
+        for address, port in targets:
+            try:
+                # getaddrinfo itself cannot be bounded by the stdlib; connect is.
+                infos.extend(socket.getaddrinfo(address, port, type=socket.SOCK_STREAM))
+            except socket.gaierror:
+                continue
+        counter.dns = time.monotonic() - lookup_start
+        if family is not None:
+            infos = [i for i in infos if _FAMILY_NAMES.get(i[0]) == family]
+        if not infos:
+            raise _Attempt("unresolvable", retryable=False)
+        counter.phase = "connect"
         last: _Attempt | None = None
-        for family, socktype, proto, _name, sockaddr in infos:
-            sock = socket.socket(family, socktype, proto)
+        for family_, socktype, proto, _name, sockaddr in infos:
+            sock = socket.socket(family_, socktype, proto)
+            connect_start = time.monotonic()
             try:
                 sock.settimeout(deadline.remaining())
                 sock.connect(sockaddr)
+                counter.connect = time.monotonic() - connect_start
+                counter.peer = str(sockaddr[0])
             except ConnectionRefusedError:
                 sock.close()
                 last = _Attempt("refused", retryable=True)
@@ -416,25 +572,31 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         deadline: _Deadline,
         counter: _Counter,
+        options: _Options | None = None,
     ) -> HttpResponse:
+        options = options or _Options()
         start = time.monotonic()
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise _Attempt("bad-url", retryable=False)
         try:
-            address, port, host_header = self._target(parts)
+            targets, host_header = self._target(parts)
         except ValueError as exc:  # bad port
             raise _Attempt("bad-url", retryable=False) from exc
         try:
-            sock = self._connect(address, port, deadline)
+            sock = self._connect(targets, deadline, counter, options.family)
         except TimeoutError as exc:
             raise _Attempt("timeout", retryable=False) from exc
         got_response = False
         try:
             if parts.scheme == "https":
+                counter.phase = "tls"
+                tls_start = time.monotonic()
                 context = self._ssl_context or ssl.create_default_context()
                 sock.settimeout(deadline.remaining())
                 sock = context.wrap_socket(sock, server_hostname=parts.hostname)
+                counter.tls = time.monotonic() - tls_start
+            counter.phase = "send"
             path = parts.path or "/"
             if parts.query:
                 path += "?" + parts.query
@@ -444,15 +606,21 @@ class HttpClient:
                 "Accept": "*/*",
                 "Connection": "close",
             }
+            version = "HTTP/1.1"
+            if not options.send_host:
+                # OpenSSL's ocsp client: HTTP/1.0 and no Host (HTTP/1.1 requires one).
+                del head["Host"]
+                version = "HTTP/1.0"
             if headers:
                 head.update(headers)
             if body is not None or method in ("POST", "PUT"):
                 head["Content-Length"] = str(len(body or b""))
-            lines = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in head.items()]
+            lines = [f"{method} {path} {version}"] + [f"{k}: {v}" for k, v in head.items()]
             payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
             sock.settimeout(deadline.remaining())
             sock.sendall(payload)
             counter.sent += len(payload)
+            counter.phase = "wait"
 
             reader = _DeadlineReader(sock, deadline, counter)
             response = http.client.HTTPResponse(_SocketShim(reader), method=method)  # type: ignore[arg-type]
@@ -472,12 +640,15 @@ class HttpClient:
             for name, value in response.getheaders():
                 key = name.lower()
                 merged[key] = f"{merged[key]}, {value}" if key in merged else value
+            end = time.monotonic()
             return HttpResponse(
                 url=url,
                 status=response.status,
                 headers=merged,
                 body=b"".join(chunks),
-                latency=time.monotonic() - start,
+                latency=end - start,
+                timing=counter.timing(end, failed=False),
+                peer=counter.peer,
             )
         except _Attempt:
             raise

@@ -12,6 +12,13 @@ Routes (``{ARCH}`` = ``ltv``; every answer is computed "as of" :meth:`PkiServer.
 
 Every exchange is appended to :attr:`PkiServer.log`. The ``X-Certomancer-Fake-Time`` header is
 ignored: :meth:`PkiServer.freeze` is the one way to move the clock.
+
+For responder monitoring (``ltv probe``): ``PkiServer(ipv6=True)`` also listens on ``[::1]``
+where the machine has IPv6 loopback (:attr:`PkiServer.ipv6_port`,
+:attr:`PkiServer.dual_stack_connect_to`);
+:attr:`PkiServer.virtual_host` makes it a shared virtual host that answers only requests whose
+``Host`` header names it (others get 404, as a default virtual host would); :attr:`PkiServer.down`
+makes chosen services answer 503 (an outage of one responder while the others answer).
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from asn1crypto import ocsp
 
-__all__ = ["GARBAGE_BODY", "LogEntry", "PkiServer", "RequestLog"]
+__all__ = ["GARBAGE_BODY", "LogEntry", "PkiServer", "RequestLog", "has_ipv6_loopback"]
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +199,12 @@ class PkiServer:
     """
 
     def __init__(
-        self, port: int = 0, fake_time: datetime | None = None, slow_seconds: float = 30.0
+        self,
+        port: int = 0,
+        fake_time: datetime | None = None,
+        slow_seconds: float = 30.0,
+        *,
+        ipv6: bool = False,
     ) -> None:
         self._requested_port = port
         self._frozen: datetime | None = None if fake_time is None else _utc(fake_time)
@@ -203,6 +215,16 @@ class PkiServer:
         ``certs`` (the path segment after ``/ltv/``) — e.g. the published worldwide averages
         ``{"ocsp": 0.1, "crls": 0.25, "tsa": 0.1}``. Changeable while running; cleared by
         :meth:`reset`."""
+        self.virtual_host: str | None = None
+        """When set (e.g. ``"pki.ltv.test"``), requests whose ``Host`` header (port removed) is
+        not this name — or that carry none, as OpenSSL's OCSP client sent — get 404 ``unknown
+        virtual host``. Cleared by :meth:`reset`."""
+        self.down: set[str] = set()
+        """Services answering 503 ``service unavailable``: a service kind (``ocsp``, ``crls``,
+        ``tsa``, ``certs``) or ``kind/label`` (``ocsp/interm``). Cleared by :meth:`reset`."""
+        self._want_ipv6 = ipv6
+        self._server6: BaseWSGIServer | None = None
+        self._thread6: threading.Thread | None = None
         self.log: Final = RequestLog()
         self._clock_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -240,11 +262,30 @@ class PkiServer:
             daemon=True,
         )
         self._thread.start()
+        if self._want_ipv6 and has_ipv6_loopback():
+            server6 = make_server(
+                "::1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
+            )
+            self._server6 = server6
+            self._thread6 = threading.Thread(
+                target=server6.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name=f"PkiServer6:{server6.port}",
+                daemon=True,
+            )
+            self._thread6.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and release both ports (idempotent)."""
         self._stopping.set()
+        server6, self._server6 = self._server6, None
+        if server6 is not None:
+            server6.shutdown()
+            server6.server_close()
+        if self._thread6 is not None:
+            self._thread6.join(timeout=5)
+            self._thread6 = None
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -299,6 +340,25 @@ class PkiServer:
             f"{REFUSED_HOST}:80": ("127.0.0.1", self.refused_port),
         }
 
+    @property
+    def ipv6_port(self) -> int | None:
+        """Port of the ``[::1]`` listener (``PkiServer(ipv6=True)`` on a machine with IPv6
+        loopback), else ``None``."""
+        self._running()
+        return None if self._server6 is None else self._server6.port
+
+    @property
+    def dual_stack_connect_to(self) -> dict[str, list[tuple[str, int]]]:
+        """Like :attr:`connect_to`, but ``pki.ltv.test`` maps to both listeners (IPv4 first),
+        as a name with A and AAAA records would; IPv4 only without an IPv6 listener."""
+        addresses = [("127.0.0.1", self.port)]
+        if (port6 := self.ipv6_port) is not None:
+            addresses.append(("::1", port6))
+        return {
+            f"{HOST}:80": addresses,
+            f"{REFUSED_HOST}:80": [("127.0.0.1", self.refused_port)],
+        }
+
     # ---- clock ---------------------------------------------------------------------------------
 
     def freeze(self, at: datetime | None) -> None:
@@ -321,11 +381,14 @@ class PkiServer:
         return datetime.now(UTC).replace(microsecond=0)
 
     def reset(self) -> None:
-        """Clear the log, unfreeze the clock, restore ``slow_seconds``, drop ``latency``."""
+        """Clear the log, unfreeze the clock, restore ``slow_seconds``, drop ``latency``,
+        ``virtual_host`` and ``down``."""
         self.log.clear()
         self.freeze(None)
         self.slow_seconds = self._initial_slow_seconds
         self.latency.clear()
+        self.virtual_host = None
+        self.down.clear()
 
     # ---- WSGI ----------------------------------------------------------------------------------
 
@@ -369,9 +432,15 @@ class PkiServer:
         body = b""
         try:
             body = request.get_data(cache=True)
-            kind = request.path.removeprefix(f"/{ARCH}/").partition("/")[0]
+            kind, _, rest = request.path.removeprefix(f"/{ARCH}/").partition("/")
             delay = self.latency.get(kind, 0.0)
-            if delay > 0 and self._stopping.wait(delay):
+            vhost = self.virtual_host
+            sent_host = environ.get("HTTP_HOST", "")
+            if vhost is not None and _host_name(sent_host) != vhost.lower():
+                response = Response("unknown virtual host\n", status=404, mimetype="text/plain")
+            elif kind in self.down or f"{kind}/{rest.partition('/')[0]}" in self.down:
+                response = Response("service unavailable\n", status=503, mimetype="text/plain")
+            elif delay > 0 and self._stopping.wait(delay):
                 response = Response("server stopping\n", status=503, mimetype="text/plain")
             else:
                 response = self._dispatch(request, body, epoch)
@@ -453,6 +522,26 @@ class PkiServer:
             responder.revinfo_interface = _AlwaysUnknown(responder.revinfo_interface)
         response: ocsp.OCSPResponse = responder.build_ocsp_response(ocsp_request)
         return Response(response.dump(), status=200, mimetype=OCSP_MIME)
+
+
+def _host_name(header: str) -> str:
+    """The name of a ``Host`` header value, port removed, lower case ('' when absent)."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        return value.partition("]")[0] + "]"
+    return value.rpartition(":")[0] if value.count(":") == 1 else value
+
+
+def has_ipv6_loopback() -> bool:
+    """Can a socket bind to ``[::1]`` here (IPv6 enabled with a loopback address)?"""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
 
 
 def _parse_ocsp_request(der: bytes) -> ocsp.OCSPRequest | None:
