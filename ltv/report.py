@@ -361,6 +361,10 @@ class SignatureReport:
     chain: tuple[CertificateReport, ...]
     warnings: tuple[str, ...] = ()
     revision: int | None = None
+    ltv_enabled: bool | None = None
+    """What Acrobat calls "LTV enabled": the file carries validation data (OCSP/CRL) for every
+    certificate of the signer's chain and of its timestamp's TSA chain (below the anchors).
+    ``None`` when the chain could not be built, so the certificates are not known."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -372,6 +376,7 @@ class SignatureReport:
             "warnings": list(self.warnings),
             "level": None if self.level is None else str(self.level),
             "revision": self.revision,
+            "ltv_enabled": self.ltv_enabled,
             "signer": None if self.signer is None else self.signer.to_dict(),
             "integrity": None if self.integrity is None else self.integrity.to_dict(),
             "timestamp": None if self.timestamp is None else self.timestamp.to_dict(),

@@ -379,6 +379,21 @@ def _cert_statuses(reports: Sequence[CertificateReport]) -> tuple[object, ...]:
     )
 
 
+def _ltv_enabled(
+    chain: ChainResult, checked: _CheckedChain, tsa_data: bool | None, timestamped: bool
+) -> bool | None:
+    """Acrobat's "LTV enabled": validation data in the file for every certificate of the
+    signer's chain and of the signature timestamp's TSA chain (trust anchors need none)."""
+    if chain.problem is not None:
+        return None
+    signer_data = all(r.has_embedded_data for r in checked.revocations if r is not None)
+    if not timestamped:
+        return signer_data
+    if tsa_data is None:
+        return None
+    return signer_data and tsa_data
+
+
 @dataclass(frozen=True)
 class _TsaChain:
     reports: tuple[CertificateReport, ...]
@@ -526,6 +541,7 @@ class _Judge:
             validation_time_source=facts.time_source,
             chain=tsa.reports,
             revision=doc.revision,
+            ltv_enabled=tsa.has_data if token.chain and token.chain.problem is None else None,
         )
         return report, (token.gen_time if trusted else None), tsa.has_data
 
@@ -550,6 +566,7 @@ class _Judge:
         ts_report: TimestampReport | None = None
         poe: datetime | None = None
         poe_tsa_data = False  # validation data for the chain of the TSA that gave the POE
+        tsa_data: bool | None = None  # ... for the signature timestamp's TSA chain (Acrobat)
         chain_moment = doc_poe[0] if doc_poe else self.base_time
         for token_facts in sig.tokens:
             token = await self.token(token_facts, chain_moment)
@@ -558,6 +575,9 @@ class _Judge:
             rev_ok = not tsa.revoked and (lenient or not tsa.problems)
             trusted = token.trusted and rev_ok
             ts_report = self.timestamp_report(token, tsa, trusted)
+            if tsa_data is None or trusted:
+                known = token.chain is not None and token.chain.problem is None
+                tsa_data = tsa.has_data if known else None
             if trusted:
                 poe, poe_tsa_data = token.gen_time, tsa.has_data
                 warnings.extend(p for p in tsa.problems if not tsa.revoked)
@@ -652,6 +672,7 @@ class _Judge:
             validation_time_source=source,
             chain=checked.reports,
             revision=sig.revision,
+            ltv_enabled=_ltv_enabled(chain, checked, tsa_data, bool(sig.tokens)),
         )
 
     @staticmethod

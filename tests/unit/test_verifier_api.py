@@ -189,3 +189,22 @@ def test_a_library_fault_on_a_signature_is_that_signatures_reason() -> None:
     assert sig.indication is Indication.INDETERMINATE and sig.subindication is SubIndication.GENERIC
     assert "asn1crypto failed" in sig.reasons[0]
     assert doc.indication is Indication.TOTAL_PASSED
+
+
+def test_ltv_enabled_is_acrobats_question() -> None:
+    """'Is it LTV enabled?': validation data in the file for every certificate of the signer's
+    chain AND of its timestamp's TSA chain."""
+    pdfs = fx.get_fixtures()
+    verifier = Verifier(_policy())
+
+    def enabled(name: str) -> bool | None:
+        (sig,) = [
+            s for s in verifier.verify(pdfs[name], now=NOW).signatures if s.kind == "signature"
+        ]
+        return sig.ltv_enabled
+
+    assert enabled("good-b-lt") is True
+    assert enabled("good-b-lta") is True
+    assert enabled("good-b-t") is False  # no DSS at all
+    assert enabled("b-lt-no-tsa-data") is False  # the signer's chain only, not the TSA's
+    assert enabled("good-b-b") is False
