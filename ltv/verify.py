@@ -21,6 +21,7 @@ given (default: UTC wall clock), and every stage receives its time explicitly.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +40,7 @@ from ltv.report import (
     Level,
     NetworkReport,
     PolicyRef,
+    QualificationReport,
     Report,
     RevocationReport,
     RevocationState,
@@ -47,6 +49,7 @@ from ltv.report import (
     SubIndication,
     TimeSource,
     TimestampReport,
+    TrustServiceRef,
     aggregate,
     rfc3339,
 )
@@ -227,7 +230,7 @@ class Verifier:
         timeout: float = 10.0,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        _ = policy.signer_anchors  # TrustError (exit 2) early, not per file
+        policy.require_trust()  # TrustError (exit 2) early, not per file  # trustlists:
         keep_library_logs_off_stderr()
         self.policy = policy
         self.connect_to = dict(connect_to or {})
@@ -350,8 +353,15 @@ class Verifier:
         policy = self.policy
         base_time = at or now
         base_source = TimeSource.AT_OPTION if at else TimeSource.NOW
-        signer_anchors = policy.signer_anchors.asn1()
-        tsa_anchors = policy.tsa_anchors.asn1()
+        # trustlists: PEM anchors may be absent when a trust store is given; the store's plain
+        # anchors join them (by role), its services are added per moment (_signature, tokens)
+        signer_anchors = policy.trust.asn1() if policy.trust is not None else []
+        tsa_anchors = policy.tsa_trust.asn1() if policy.tsa_trust is not None else signer_anchors
+        if policy.trust_store is not None:
+            from ltv.trustlists.assess import plain_anchors
+
+            signer_anchors = [*signer_anchors, *plain_anchors(policy.trust_store, "signer")]
+            tsa_anchors = [*tsa_anchors, *plain_anchors(policy.trust_store, "tsa")]
         ctx = RevocationContext(
             evidence=ex.evidence,
             client=client,
@@ -469,7 +479,9 @@ class Verifier:
             anchors=tsa_anchors,
             other_certs=ex.certificates,
             chain_moment=moment,
+            anchors_at=self._tsa_services_at(),  # trustlists:
         )
+        token = await self._explain_tsa(token, ex)  # trustlists:
         chain_reports, tsa_problems, revoked, has_data = self._tsa_reports(token, ctx)
         chain = token.chain
         algo = _algorithm_problem(
@@ -549,6 +561,7 @@ class Verifier:
         ts_report: TimestampReport | None = None
         poe: datetime | None = None
         poe_tsa_data = False  # validation data for the chain of the TSA that gave the POE
+        poe_token: TokenResult | None = None  # trustlists:
         chain_moment = doc_poe[0] if doc_poe else base_time
         for tst in sig.signature_tsts:
             token = await validate_token(
@@ -557,7 +570,9 @@ class Verifier:
                 anchors=tsa_anchors,
                 other_certs=ex.certificates,
                 chain_moment=chain_moment,
+                anchors_at=self._tsa_services_at(),  # trustlists:
             )
+            token = await self._explain_tsa(token, ex)  # trustlists:
             tsa_chain, tsa_problems, revoked, tsa_data = self._tsa_reports(token, ctx)
             lenient = not policy.tsa_revocation_required
             rev_ok = not revoked and (lenient or not tsa_problems)
@@ -565,6 +580,7 @@ class Verifier:
             ts_report = self._timestamp_report(token, tsa_chain, tsa_problems, trusted)
             if trusted:
                 poe, poe_tsa_data = token.gen_time, tsa_data
+                poe_token = token  # trustlists: its TSA service decides QTST
                 warnings.extend(p for p in tsa_problems if not revoked)
                 break
             warnings.extend(
@@ -604,13 +620,31 @@ class Verifier:
                 warnings=tuple(warnings),
                 revision=sig.revision,
             )
+        services: list[tuple[x509.Certificate, TrustServiceRef]] = []
+        if policy.trust_store is not None:  # trustlists: CA services granted at the validation time
+            from ltv.trustlists.assess import signer_anchors_at
+
+            services = signer_anchors_at(
+                policy.trust_store, vt, relevant_to=[signer_cert, *ex.certificates]
+            )
         chain = await validate_chain(
             signer_cert,
-            anchors=signer_anchors,
+            anchors=[*signer_anchors, *(cert for cert, _ in services)],
             other_certs=ex.certificates,
             moment=vt,
             purpose="signer",
         )
+        if (
+            policy.trust_store is not None  # trustlists: name the service and its status then
+            and chain.problem is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+        ):
+            from ltv.trustlists.assess import explain_untrusted
+
+            why = await explain_untrusted(
+                policy.trust_store, signer_cert, ex.certificates, vt, vt, "signer"
+            )
+            if why is not None:
+                chain = dataclasses.replace(chain, reason=why)
         # (5) revocation at the validation time
         checked = _check_chain_revocation(chain, at=vt, ctx=ctx, leaf_role="signer")
         for r in checked.reports:
@@ -679,6 +713,17 @@ class Verifier:
                 f"validated at {rfc3339(vt)} ({source}) instead",
                 *reasons,
             )
+        qualification: QualificationReport | None = None
+        if policy.trust_store is not None:  # trustlists:
+            from ltv.trustlists.assess import stale_warning
+
+            qualification = self._qualification(
+                signer_cert, chain, services, vt, d.indication, poe_token
+            )
+            q = qualification
+            warnings.extend(
+                stale_warning(r) for r in (q.service, q.timestamp_service) if r and r.stale
+            )
         return SignatureReport(
             field=sig.field,
             kind="signature",
@@ -694,6 +739,78 @@ class Verifier:
             validation_time_source=source,
             chain=checked.reports,
             revision=sig.revision,
+            qualification=qualification,  # trustlists:
+        )
+
+    # -- trustlists: EU trusted lists (ltv.trustlists.assess) ----------------------------------
+
+    def _tsa_services_at(self) -> Callable[[datetime], list[x509.Certificate]] | None:
+        """TSA services granted at a token's genTime, as extra TSA anchors (None: no store)."""
+        store = self.policy.trust_store
+        if store is None:
+            return None
+        from ltv.trustlists.assess import tsa_anchors_at
+
+        return lambda gen_time: [cert for cert, _ in tsa_anchors_at(store, gen_time)]
+
+    async def _explain_tsa(self, token: TokenResult, ex: Extracted) -> TokenResult:
+        """A TSA chain ending at a listed service not granted at genTime: say which, and its
+        status then, among the token's problems."""
+        store = self.policy.trust_store
+        if (
+            store is None
+            or token.chain is None
+            or token.tsa_cert is None
+            or token.gen_time is None
+            or token.chain.problem is not SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+        ):
+            return token
+        from ltv.trustlists.assess import explain_untrusted
+
+        why = await explain_untrusted(
+            store, token.tsa_cert, ex.certificates, token.chain_moment, token.gen_time, "tsa"
+        )
+        if why is None:
+            return token
+        return dataclasses.replace(token, problems=(*token.problems, f"TSA: {why}"))
+
+    def _qualification(
+        self,
+        signer_cert: x509.Certificate,
+        chain: ChainResult,
+        services: list[tuple[x509.Certificate, TrustServiceRef]],
+        vt: datetime,
+        indication: Indication,
+        poe_token: TokenResult | None,
+    ) -> QualificationReport:
+        from ltv.trustlists.assess import (
+            anchor_ref,
+            qualification_report,
+            qualify,
+            qualify_timestamp,
+            tsa_anchors_at,
+        )
+
+        store = self.policy.trust_store
+        assert store is not None  # noqa: S101 - called only with a store
+        ok = chain.problem is None
+        deciding = anchor_ref(services, chain.path[-1]) if ok else None
+        q = qualify(signer_cert, list(chain.path) if ok else [], deciding, vt, store)
+        ts_class: str | None = None
+        ts_service: TrustServiceRef | None = None
+        if poe_token is not None and poe_token.chain is not None and poe_token.gen_time:
+            # the TSA certificate or a CA above it may be the listed TSA service
+            granted = tsa_anchors_at(store, poe_token.gen_time)
+            for cert in poe_token.chain.path:
+                ts_service = anchor_ref(granted, cert)
+                if ts_service is not None:
+                    break
+            ts_class = qualify_timestamp(ts_service)
+        return qualification_report(
+            q,
+            passed=indication is Indication.TOTAL_PASSED,
+            timestamp=ts_class,
+            timestamp_service=ts_service,
         )
 
 

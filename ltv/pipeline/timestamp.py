@@ -79,8 +79,12 @@ async def validate_token(
     anchors: list[x509.Certificate],
     other_certs: list[x509.Certificate],
     chain_moment: datetime,
+    anchors_at: Callable[[datetime], list[x509.Certificate]] | None = None,
 ) -> TokenResult:
-    """Check one token; every failure is reported as data."""
+    """Check one token; every failure is reported as data.
+
+    ``anchors_at(genTime)``: more TSA anchors, those trusted *at the token's genTime* (trusted
+    lists: a TSA service granted when it issued the token; ltv.trustlists.assess)."""
     from ltv.tst import check_token
 
     # (3a)-(3d): content bound to the TSA's signature and certificate (ltv.tst)
@@ -101,6 +105,8 @@ async def validate_token(
         )
     problems = list(check.problems)
     # (3e)
+    if anchors_at is not None:  # trustlists: TSA services granted at genTime
+        anchors = [*anchors, *anchors_at(gen_time)]
     chain = await validate_chain(
         check.tsa_cert,
         anchors=anchors,
