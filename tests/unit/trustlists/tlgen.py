@@ -19,6 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# asn1crypto.tsp adds the tst_info content type to cms.ContentType, whose reverse map is built
+# at the first ContentType made: import it before any (DummyTimeStamper needs "tst_info")
+import asn1crypto.tsp  # noqa: F401
+
 TSL = "http://uri.etsi.org/02231/v2#"
 ECC = "http://uri.etsi.org/TrstSvc/SvcInfoExt/eSigDir-1999-93-EC-TrustedList/#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
@@ -60,7 +64,11 @@ class KeyPair:
         return x509.Certificate.load(self.cert_der)
 
 
-def list_signer(cn: str, not_before: datetime = utc(2019, 1, 1), years: int = 21) -> KeyPair:
+_SIGNERS_FROM = datetime(2019, 1, 1, tzinfo=UTC)
+_QC_FROM = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def list_signer(cn: str, not_before: datetime = _SIGNERS_FROM, years: int = 21) -> KeyPair:
     """A self-signed EC P-256 certificate for signing lists."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
@@ -123,7 +131,7 @@ def qc_signer(
     qc: bool = True,
     qc_type: str = "qct_esign",
     sscd: bool = False,
-    not_before: datetime = utc(2025, 1, 1),
+    not_before: datetime = _QC_FROM,
 ) -> KeyPair:
     """An end-entity certificate issued by the sample ``interm`` CA (its committed key), with
     the sample signers' profile (CRL DP, OCSP and caIssuers) plus a certificate policy and,
@@ -347,7 +355,12 @@ def build_list(
     _name(info, "SchemeOperatorName", f"ltv test scheme operator {territory}")
     _name(info, "SchemeName", f"{territory}: ltv test trusted list")
     _uri_list(info, "SchemeInformationURI", [f"http://tl.ltv.test/{territory}/info"])
-    _e(info, TSL, "StatusDeterminationApproach", "http://uri.etsi.org/TrstSvc/TrustedList/StatusDetn/EUappropriate")
+    _e(
+        info,
+        TSL,
+        "StatusDeterminationApproach",
+        "http://uri.etsi.org/TrstSvc/TrustedList/StatusDetn/EUappropriate",
+    )
     _uri_list(
         info,
         "SchemeTypeCommunityRules",
@@ -564,9 +577,11 @@ def sign_pdf(signer: KeyPair, tmp: Path, *, tst_time: datetime, field_name: str 
     return bytes(out.getvalue())
 
 
-def add_crl(data: bytes, crl: bytes, certs: Sequence[bytes]) -> bytes:
-    """DSS with the chain certificates and the interm CRL (evidence for the QC signers)."""
+def add_evidence(data: bytes, crl: bytes, ocsps: Sequence[bytes], certs: Sequence[bytes]) -> bytes:
+    """DSS with the chain certificates, the interm CRL (evidence for the QC signers) and OCSP
+    responses for interm and tsa (needed when the chains go up to the PKI's roots)."""
     from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
     from asn1crypto import x509
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
@@ -576,5 +591,82 @@ def add_crl(data: bytes, crl: bytes, certs: Sequence[bytes]) -> bytes:
         None,
         certs=[x509.Certificate.load(c) for c in certs],
         crls=[asn1_crl.CertificateList.load(crl)],
+        ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in ocsps],
     )
     return buf.getvalue()
+
+
+T_BEFORE = utc(2026, 3, 1, 12)
+"""genTime before both withdrawals: CA and TSA granted."""
+T_AFTER_CA = utc(2026, 6, 1, 12)
+"""genTime after the CA's withdrawal (2026-05-01), before the TSA's (2026-07-01)."""
+T_AFTER_TSA = utc(2026, 8, 1, 12)
+"""genTime after the TSA's withdrawal."""
+NOW = utc(2026, 12, 1)
+"""The 'now' of the verification tests."""
+
+
+@dataclass(frozen=True)
+class Docs:
+    qes: bytes
+    """QC signer (QcCompliance, QcType esign) with POLICY_QSCD, TST at T_BEFORE: QES."""
+    ades_qc: bytes
+    """QC signer with POLICY_NO_QSCD (no QSCD qualifier, no QcSSCD), TST at T_BEFORE."""
+    not_qc: bytes
+    """A signer without QC statements (POLICY_QSCD), TST at T_BEFORE: AdES."""
+    seal: bytes
+    """QC signer, QcType eseal, POLICY_QSCD, TST at T_BEFORE: QSeal."""
+    after_ca: bytes
+    """The QES signer, TST at T_AFTER_CA."""
+    after_tsa: bytes
+    """The QES signer, TST at T_AFTER_TSA."""
+
+
+_DOCS: list[Docs] = []
+
+
+def get_docs(server: Any, tmp: Path) -> Docs:
+    """Signed B-LT PDFs (DSS: chain, the interm CRL and OCSP for interm and tsa, fetched from
+    the loopback PKI just after genTime), built once per session."""
+    if _DOCS:
+        return _DOCS[0]
+    import samples.pki as pki
+    from ltv.evidence.crl import fetch_crl
+    from ltv.evidence.http import HttpClient
+    from ltv.evidence.ocsp import fetch_ocsp
+
+    def evidence_at(at: datetime) -> tuple[bytes, list[bytes]]:
+        server.freeze(at)
+        try:
+            client = HttpClient(timeout=10, connect_to=server.connect_to)
+            ocsps = []
+            for leaf, issuer in (("interm", "root"), ("tsa", "tsa-root")):
+                outcome = fetch_ocsp(client, pki.load_cert(leaf), pki.load_cert(issuer))
+                assert outcome.raw is not None, outcome
+                ocsps.append(outcome.raw)
+            return fetch_crl(client, pki.CRL_INTERM_URL), ocsps
+        finally:
+            server.freeze(None)
+
+    signers = {
+        "qes": qc_signer("ltv QC signer (QSCD policy)", policy=POLICY_QSCD),
+        "ades_qc": qc_signer("ltv QC signer (no QSCD)", policy=POLICY_NO_QSCD),
+        "not_qc": qc_signer("ltv signer without QC statements", policy=POLICY_QSCD, qc=False),
+        "seal": qc_signer("ltv QC seal", policy=POLICY_QSCD, qc_type="qct_eseal"),
+    }
+    chain = [pem_der("interm"), pem_der("root"), pem_der("tsa"), pem_der("tsa-root")]
+    out: dict[str, bytes] = {}
+    for name, signer_name, when in (
+        ("qes", "qes", T_BEFORE),
+        ("ades_qc", "ades_qc", T_BEFORE),
+        ("not_qc", "not_qc", T_BEFORE),
+        ("seal", "seal", T_BEFORE),
+        ("after_ca", "qes", T_AFTER_CA),
+        ("after_tsa", "qes", T_AFTER_TSA),
+    ):
+        signer = signers[signer_name]
+        pdf = sign_pdf(signer, tmp, tst_time=when, field_name=f"Sig-{name}")
+        crl, ocsps = evidence_at(when.replace(minute=1))
+        out[name] = add_evidence(pdf, crl, ocsps, [signer.cert_der, *chain])
+    _DOCS.append(Docs(**out))
+    return _DOCS[0]
