@@ -289,7 +289,9 @@ def _service_information(res: Resolution, store: TrustListStore) -> Any:
     from pyhanko.sign.validation.qualified.tsp import Qualification as PhQualification
 
     entry = res.entry
-    certs = tuple(c for c in (store.certificate(d) for d in entry.certs) if c is not None)
+    certs = tuple(
+        c for c in (store.certificate(d) for d in res.service.entry_certs(entry)) if c is not None
+    )
     qc_types = frozenset(
         QcCertType(_PYHANKO_QC_TYPE[_ADDITIONAL_TYPES[uri]])
         for uri in entry.additional_info

@@ -175,6 +175,14 @@ class Service:
 
     tsp: str
     history: tuple[StatusEntry, ...]
+    identity: tuple[str, ...] = ()
+    """The certificates that identify the service: those of its current ServiceInformation.
+    A history instance whose digital identity gives no certificate (TS 119 612 §5.6.3 allows
+    X509SKI or a subject name) is about these."""
+
+    def entry_certs(self, entry: StatusEntry) -> tuple[str, ...]:
+        """The certificates an entry is about: its own, else the service's identity."""
+        return entry.certs or self.identity
 
     @property
     def current(self) -> StatusEntry:
@@ -186,7 +194,7 @@ class Service:
 
     @property
     def certs(self) -> frozenset[str]:
-        return frozenset(c for e in self.history for c in e.certs)
+        return frozenset(c for e in self.history for c in self.entry_certs(e))
 
     def entry_at(self, moment: datetime) -> StatusEntry | None:
         for entry in reversed(self.history):
@@ -195,13 +203,18 @@ class Service:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        return {"tsp": self.tsp, "history": [e.to_json() for e in self.history]}
+        return {
+            "tsp": self.tsp,
+            "identity": list(self.identity),
+            "history": [e.to_json() for e in self.history],
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Service:
         return cls(
             tsp=data.get("tsp", ""),
             history=tuple(StatusEntry.from_json(e) for e in data["history"]),
+            identity=tuple(data.get("identity", ())),
         )
 
 

@@ -265,7 +265,9 @@ def parse_services(
                 replace(e, until=entries[j + 1][0] if j + 1 < len(entries) else None)
                 for j, (_, _, e) in enumerate(entries)
             ]
-            services.append(Service(tsp=tsp_name, history=tuple(history)))
+            current = next((e for _, is_current, e in entries if is_current), history[-1])
+            identity = current.certs or tuple(dict.fromkeys(c for e in history for c in e.certs))
+            services.append(Service(tsp=tsp_name, history=tuple(history), identity=identity))
     return services, certificates, problems
 
 

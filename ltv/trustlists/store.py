@@ -437,7 +437,7 @@ class TrustListStore:
                     if s2 is not snap:
                         continue
                     for entry in reversed(service.history):
-                        if digest not in entry.certs:
+                        if digest not in service.entry_certs(entry):
                             continue
                         until = entry.until if entry.until is not None else cap
                         if entry.since <= moment and (until is None or moment < until):

@@ -186,3 +186,29 @@ def test_member_state_list_without_its_lotl(tmp_path: Path) -> None:
     store = TrustListStore.open(tmp_path / "s", create=True)
     with pytest.raises(TrustError, match="no LOTL in the store names the signers of BE"):
         store.import_list(_load("pyhanko_tsl-be-v6.xml"), source="be", now=NOW)
+
+
+@needs_shared
+def test_history_instances_identified_by_ski_keep_their_service(tmp_path: Path) -> None:
+    """In the BE v6 list, "Belgium Root CA2" is withdrawn since 2026-05-19; its history
+    instances name it by X509SKI only (no certificate). The store still answers for that
+    certificate at any moment from the newest list: supervised in 2014, granted in 2020."""
+    store = TrustListStore.open(tmp_path / "s", create=True)
+    store.import_list(_load("pyhanko_eu-lotl.xml"), source="lotl", now=NOW)
+    for name in ("pyhanko_tsl-be-old.xml", "pyhanko_tsl-be-v6.xml"):
+        store.import_list(_load(name), source=name, now=NOW, expect="tl")
+    newest = store.lists_of("BE")[0]
+    (svc,) = [s for s in newest.services if s.name.startswith("CN=Belgium Root CA2")]
+    assert all(not e.certs for e in svc.history[:-1]) and svc.identity
+    (digest,) = svc.identity
+    answers = {
+        year: [
+            (r.entry.status, r.snapshot.sequence) for r in store.resolve(digest, utc(year, 6, 1))
+        ]
+        for year in (2014, 2020, 2026)
+    }
+    assert answers == {
+        2014: [("undersupervision", 81)],
+        2020: [("granted", 81)],
+        2026: [("withdrawn", 81)],
+    }

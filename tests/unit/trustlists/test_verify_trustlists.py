@@ -192,3 +192,16 @@ def test_plain_store_anchors_by_role(docs: tlgen.Docs, tmp_path: object) -> None
     assert sig.indication is Indication.TOTAL_PASSED, sig.reasons
     q = sig.qualification
     assert q is not None and q.signature == "AdES" and q.timestamp == "TST"
+
+
+def test_verifying_with_a_store_opens_no_socket(
+    docs: tlgen.Docs, make_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store is read from disk: offline verification (the default) never fetches a list."""
+    from tests.unit.pipeline.fixtures import SocketGuard
+
+    store = make_store("zz1", "zz2")
+    guard = SocketGuard(monkeypatch)
+    report = verify(docs.qes, store)
+    assert report.network.requests == 0 and guard.attempts == []
+    assert report.signatures[0].indication is Indication.TOTAL_PASSED
