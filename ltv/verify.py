@@ -744,14 +744,18 @@ class Verifier:
 
     # -- trustlists: EU trusted lists (ltv.trustlists.assess) ----------------------------------
 
-    def _tsa_services_at(self) -> Callable[[datetime], list[x509.Certificate]] | None:
+    def _tsa_services_at(
+        self,
+    ) -> Callable[[datetime, list[x509.Certificate]], list[x509.Certificate]] | None:
         """TSA services granted at a token's genTime, as extra TSA anchors (None: no store)."""
         store = self.policy.trust_store
         if store is None:
             return None
         from ltv.trustlists.assess import tsa_anchors_at
 
-        return lambda gen_time: [cert for cert, _ in tsa_anchors_at(store, gen_time)]
+        return lambda gen_time, at_hand: [
+            cert for cert, _ in tsa_anchors_at(store, gen_time, relevant_to=at_hand)
+        ]
 
     async def _explain_tsa(self, token: TokenResult, ex: Extracted) -> TokenResult:
         """A TSA chain ending at a listed service not granted at genTime: say which, and its
@@ -800,7 +804,7 @@ class Verifier:
         ts_service: TrustServiceRef | None = None
         if poe_token is not None and poe_token.chain is not None and poe_token.gen_time:
             # the TSA certificate or a CA above it may be the listed TSA service
-            granted = tsa_anchors_at(store, poe_token.gen_time)
+            granted = tsa_anchors_at(store, poe_token.gen_time, relevant_to=poe_token.chain.path)
             for cert in poe_token.chain.path:
                 ts_service = anchor_ref(granted, cert)
                 if ts_service is not None:

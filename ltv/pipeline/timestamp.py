@@ -79,12 +79,13 @@ async def validate_token(
     anchors: list[x509.Certificate],
     other_certs: list[x509.Certificate],
     chain_moment: datetime,
-    anchors_at: Callable[[datetime], list[x509.Certificate]] | None = None,
+    anchors_at: Callable[[datetime, list[x509.Certificate]], list[x509.Certificate]] | None = None,
 ) -> TokenResult:
     """Check one token; every failure is reported as data.
 
-    ``anchors_at(genTime)``: more TSA anchors, those trusted *at the token's genTime* (trusted
-    lists: a TSA service granted when it issued the token; ltv.trustlists.assess)."""
+    ``anchors_at(genTime, certs)``: more TSA anchors, those trusted *at the token's genTime*
+    (trusted lists: a TSA service granted when it issued the token; ltv.trustlists.assess);
+    ``certs``: the TSA certificate and the others at hand, to pick the relevant ones."""
     from ltv.tst import check_token
 
     # (3a)-(3d): content bound to the TSA's signature and certificate (ltv.tst)
@@ -106,7 +107,8 @@ async def validate_token(
     problems = list(check.problems)
     # (3e)
     if anchors_at is not None:  # trustlists: TSA services granted at genTime
-        anchors = [*anchors, *anchors_at(gen_time)]
+        at_hand = [check.tsa_cert, *check.other_certs, *other_certs]
+        anchors = [*anchors, *anchors_at(gen_time, at_hand)]
     chain = await validate_chain(
         check.tsa_cert,
         anchors=anchors,

@@ -35,6 +35,7 @@ from ltv.trustlists.model import (
     QUALIFIED_CA_STATUSES,
     SIGNER_SERVICE_TYPES,
     TSA_SERVICE_TYPES,
+    name_key,
     short_type,
 )
 from ltv.trustlists.parse import CRITICAL_NOT_UNDERSTOOD
@@ -100,30 +101,41 @@ def _anchors_at(
 ) -> list[tuple[x509.Certificate, TrustServiceRef]]:
     if moment.tzinfo is None:
         raise ValueError("moment must be timezone-aware")
-    wanted_names: set[Any] | None = None
-    wanted_ders: set[bytes] = set()
-    if relevant_to is not None:
-        wanted_names = set()
-        for cert in relevant_to:
-            try:
-                wanted_names.add(cert.issuer.hashable)
-                wanted_ders.add(cert.dump())
-            except (ValueError, TypeError, KeyError):
-                continue
+    wanted = _wanted(relevant_to)
     out: list[tuple[x509.Certificate, TrustServiceRef]] = []
     for digest in store.listed_certificates():
+        if wanted is not None and not _relevant(store, digest, wanted):
+            continue
         resolutions = [r for r in store.resolve(digest, moment) if _usable(r, types)]
         if not resolutions:
             continue
         cert = store.certificate(digest)
-        if cert is None:
-            continue
-        if wanted_names is not None and not (
-            cert.subject.hashable in wanted_names or cert.dump() in wanted_ders
-        ):
-            continue
-        out.append((cert, service_ref(resolutions[0])))
+        if cert is not None:
+            out.append((cert, service_ref(resolutions[0])))
     return out
+
+
+def _wanted(relevant_to: Iterable[x509.Certificate] | None) -> tuple[set[str], set[str]] | None:
+    """(issuer name keys, SHA-256s) of the given certificates: an anchor that may matter for
+    them is one of them or has one of those names as its subject."""
+    import hashlib
+
+    if relevant_to is None:
+        return None
+    names: set[str] = set()
+    digests: set[str] = set()
+    for cert in relevant_to:
+        try:
+            names.add(name_key(cert.issuer))
+            digests.add(hashlib.sha256(cert.dump()).hexdigest())
+        except (ValueError, TypeError, KeyError):
+            continue
+    return names, digests
+
+
+def _relevant(store: TrustListStore, digest: str, wanted: tuple[set[str], set[str]]) -> bool:
+    names, digests = wanted
+    return digest in digests or store.subject_key(digest) in names
 
 
 def signer_anchors_at(
@@ -183,8 +195,12 @@ async def explain_untrusted(
     from ltv.pipeline.chain import validate_chain
 
     types = SIGNER_SERVICE_TYPES if purpose == "signer" else TSA_SERVICE_TYPES
+    wanted = _wanted([cert, *other_certs])
+    assert wanted is not None  # noqa: S101 - given a list
     listed: list[x509.Certificate] = []
     for digest in store.listed_certificates():
+        if not _relevant(store, digest, wanted):
+            continue
         candidate = store.certificate(digest)
         if candidate is not None:
             listed.append(candidate)

@@ -31,6 +31,7 @@ __all__ = [
     "Service",
     "Snapshot",
     "StatusEntry",
+    "name_key",
     "short_status",
     "short_type",
 ]
@@ -71,6 +72,14 @@ QUALIFIED_CA_STATUSES = frozenset(
 )
 """A CA/QC service with one of these statuses issues qualified certificates at that moment
 ("granted" under eIDAS; the supervised/accredited statuses before 1 July 2016)."""
+
+
+def name_key(name: Any) -> str:
+    """A short key for an asn1crypto ``Name``, equal for names that RFC 5280 §7.1 matching
+    (as asn1crypto normalises it: ``Name.hashable``) says are equal."""
+    import hashlib
+
+    return hashlib.sha256(str(name.hashable).encode("utf-8")).hexdigest()[:32]
 
 
 def short_type(uri: str) -> str:
@@ -276,6 +285,9 @@ class Snapshot:
     """Where it came from: a file path or a URL."""
     imported_at: datetime
     certificates: Mapping[str, bytes] = field(default_factory=dict)
+    subjects: Mapping[str, str] = field(default_factory=dict)
+    """Certificate SHA-256 → :func:`name_key` of its subject (an index: finding the anchors
+    that may issue a certificate must not parse thousands of certificates)."""
     services: tuple[Service, ...] = ()
     pointers: tuple[Pointer, ...] = ()
     pivots: tuple[str, ...] = ()
@@ -307,6 +319,7 @@ class Snapshot:
             "certificates": {
                 k: base64.b64encode(v).decode("ascii") for k, v in self.certificates.items()
             },
+            "subjects": dict(self.subjects),
             "services": [s.to_json() for s in self.services],
             "pointers": [p.to_json() for p in self.pointers],
             "pivots": list(self.pivots),
@@ -337,6 +350,7 @@ class Snapshot:
             source=data.get("source", ""),
             imported_at=_req_dt(data["imported_at"]),
             certificates={k: base64.b64decode(v) for k, v in data.get("certificates", {}).items()},
+            subjects=dict(data.get("subjects", {})),
             services=tuple(Service.from_json(s) for s in data.get("services", ())),
             pointers=tuple(Pointer.from_json(p) for p in data.get("pointers", ())),
             pivots=tuple(data.get("pivots", ())),

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ltv.errors import TrustError
-from ltv.trustlists.model import Pointer, Service, Snapshot, StatusEntry
+from ltv.trustlists.model import Pointer, Service, Snapshot, StatusEntry, name_key
 from ltv.trustlists.xmlsig import TrustListError
 
 if TYPE_CHECKING:
@@ -117,6 +117,8 @@ class TrustListStore:
         )
         self.anchors: tuple[StoreAnchor, ...] = tuple(anchors)
         self._certs: dict[str, x509.Certificate | None] = {}
+        self._subjects: dict[str, str | None] = {}
+        self._ders: dict[str, bytes] = {}
         self._index()
 
     # -- loading -------------------------------------------------------------------------------
@@ -183,6 +185,11 @@ class TrustListStore:
         return cls(root, snapshots, anchors)
 
     def _index(self) -> None:
+        for snap in self.snapshots:
+            for digest, der in snap.certificates.items():
+                self._ders.setdefault(digest, der)
+            for digest, key in snap.subjects.items():
+                self._subjects.setdefault(digest, key)
         # territory → TL snapshots, newest first
         self._by_territory: dict[str, list[Snapshot]] = {}
         for snap in self.snapshots:
@@ -200,6 +207,8 @@ class TrustListStore:
                         per.setdefault(territory, []).append((snap, service))
         self._resolved: dict[tuple[str, datetime], list[Resolution]] = {}
 
+    _RESOLVED_MAX = 200_000
+
     @property
     def empty(self) -> bool:
         return not self.snapshots and not self.anchors
@@ -213,22 +222,39 @@ class TrustListStore:
         return tuple(self._by_territory.get(territory.upper(), ()))
 
     def certificate(self, digest: str) -> x509.Certificate | None:
-        """The certificate with this SHA-256 from any snapshot (None if it does not parse)."""
+        """The certificate with this SHA-256 from any snapshot, parsed in full (``None`` if it
+        does not parse: a broken certificate is no anchor)."""
         if digest not in self._certs:
-            from asn1crypto import x509 as asn1_x509
-
-            cert = None
-            for snap in self.snapshots:
-                der = snap.certificates.get(digest)
-                if der is not None:
-                    try:
-                        cert = asn1_x509.Certificate.load(der)
-                        cert.native  # noqa: B018 - parse eagerly: a broken one is no anchor
-                    except (ValueError, TypeError, KeyError):
-                        cert = None
-                    break
+            cert = self._lazy(digest)
+            try:
+                if cert is not None:
+                    cert.native  # noqa: B018 - parse eagerly, once
+            except (ValueError, TypeError, KeyError):
+                cert = None
             self._certs[digest] = cert
         return self._certs[digest]
+
+    def subject_key(self, digest: str) -> str | None:
+        """:func:`~ltv.trustlists.model.name_key` of the certificate's subject (``None`` if it
+        does not parse); from the snapshots' index, without parsing the certificate."""
+        if digest not in self._subjects:
+            cert = self._lazy(digest)
+            try:
+                self._subjects[digest] = None if cert is None else name_key(cert.subject)
+            except (ValueError, TypeError, KeyError):
+                self._subjects[digest] = None
+        return self._subjects[digest]
+
+    def _lazy(self, digest: str) -> x509.Certificate | None:
+        from asn1crypto import x509 as asn1_x509
+
+        der = self._ders.get(digest)
+        if der is None:
+            return None
+        try:
+            return asn1_x509.Certificate.load(der)
+        except (ValueError, TypeError):
+            return None
 
     # -- signers of lists ----------------------------------------------------------------------
 
@@ -280,6 +306,8 @@ class TrustListStore:
         for its territory. A refused list (:class:`TrustListError`) leaves the store unchanged.
         ``territory``: the territory the list must be of (a list fetched from a LOTL pointer).
         """
+        from asn1crypto import x509 as asn1_x509
+
         from ltv.trustlists.parse import parse_lotl, parse_services
         from ltv.trustlists.pins import pinned_lotl_signers
         from ltv.trustlists.xmlsig import read_header, verify_list
@@ -327,6 +355,12 @@ class TrustListStore:
         from ltv.names import name_str
 
         snap_id = f"{kind}-{h.territory}-{h.sequence}-{digest[:12]}"
+        subjects = {}
+        for cert_digest, der in certificates.items():
+            try:
+                subjects[cert_digest] = name_key(asn1_x509.Certificate.load(der).subject)
+            except (ValueError, TypeError, KeyError):
+                continue  # a certificate that does not parse is never an anchor
         snapshot = Snapshot(
             id=snap_id,
             kind=kind,
@@ -344,6 +378,7 @@ class TrustListStore:
             source=source,
             imported_at=now.astimezone(UTC),
             certificates=certificates,
+            subjects=subjects,
             services=services,
             pointers=pointers,
             pivots=pivots,
@@ -459,6 +494,8 @@ class TrustListStore:
                 if found:
                     out.extend(found)
                     break
+        if len(self._resolved) > self._RESOLVED_MAX:  # a long batch: keep memory bounded
+            self._resolved.clear()
         self._resolved[key] = out
         return out
 
