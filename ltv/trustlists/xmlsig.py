@@ -168,12 +168,15 @@ def _order(
     if not header.key_info_certs:
         return list(candidates)
     embedded: list[asn1_x509.Certificate] = []
+    keys: set[bytes] = set()
     for der in header.key_info_certs:
         try:
-            embedded.append(asn1_x509.Certificate.load(der))
-        except ValueError:
+            cert = asn1_x509.Certificate.load(der)
+            keys.add(cert.public_key.dump())
+            cert.subject.native  # noqa: B018 - named in the error below
+        except (ValueError, TypeError, KeyError):
             continue
-    keys = {c.public_key.dump() for c in embedded}
+        embedded.append(cert)
     matching = [c for c in candidates if c.public_key.dump() in keys]
     if not matching:
         who = "; ".join(_describe(c) for c in embedded) or "an unreadable certificate"
@@ -225,7 +228,13 @@ def verify_list(
                 x509_cert=crypto_x509.load_der_x509_certificate(candidate.dump()),
                 expect_config=config,
             )
-        except (SignXMLException, ValueError) as err:
+        except Exception as err:  # signxml raises its own errors, lxml's schema errors, ...:
+            # whatever fails, the signature is not verified by this candidate
+            if not isinstance(err, SignXMLException | ValueError | LookupError | TypeError):
+                from lxml import etree
+
+                if not isinstance(err, etree.LxmlError):
+                    raise
             errors.append(f"{_describe(candidate)}: {' '.join(str(err).split())[:300]}")
             continue
         tsl_tag = f"{{{TSL_NS}}}TrustServiceStatusList"

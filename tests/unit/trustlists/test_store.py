@@ -269,3 +269,35 @@ def test_open_errors_name_the_directory(tmp_path: Path) -> None:
     (store.path / "snapshots" / "bad.json").write_text("{")
     with pytest.raises(TrustError, match=r"bad\.json: unreadable snapshot"):
         TrustListStore.open(store.path)
+
+
+def test_damaged_lists_are_refused_with_one_error_never_a_crash(
+    make_store: StoreFactory, lists: tlgen.TestLists
+) -> None:
+    """Truncations and byte flips of a genuine list: each is refused as an LtvError (one line
+    naming the file), none is stored."""
+    import random
+
+    from ltv.errors import LtvError
+
+    store = make_store()
+    rng = random.Random(12)  # noqa: S311 - reproducible damage, not cryptography
+    data = lists.zz2
+    damaged = [data[: rng.randrange(len(data))] for _ in range(8)]
+    for _ in range(120):
+        buf = bytearray(data)
+        buf[rng.randrange(len(buf))] ^= 1 << rng.randrange(8)
+        damaged.append(bytes(buf))
+    refused = 0
+    for i, blob in enumerate(damaged):
+        try:
+            result = store.import_list(blob, source=f"damaged-{i}.xml", now=NOW)
+        except LtvError as err:
+            assert err.diagnostics().startswith(f"damaged-{i}.xml: "), err.diagnostics()
+            assert "\n" not in err.diagnostics()
+            refused += 1
+        else:  # a flip in ignorable whitespace or outside the signed content
+            assert result.snapshot.sequence == 2
+    assert refused >= 110
+    kept = TrustListStore.open(store.path).lists_of("ZZ")
+    assert all(s.sha256 == sha(data) or s.sha256 in {sha(b) for b in damaged} for s in kept)
