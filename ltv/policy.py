@@ -11,6 +11,7 @@ TOML (validated against ``schemas/policy.schema.json``; unknown keys are a Polic
     online = "never"              # never | fallback | always
     trust = ["anchors/"]          # signer trust anchors (paths relative to the TOML file)
     tsa_trust = ["tsa-root.pem"]  # TSA trust anchors (default: the signer anchors)
+    trust_store = "~/.local/share/ltv/trust"  # EU trusted lists with history (ltv trust)
     max_evidence_age_hours = 24
     min_level = "B-LT"
     doc_timestamp_as_poe = true
@@ -32,11 +33,14 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ltv.errors import PolicyError
 from ltv.report import Level
 from ltv.trust import TrustStore
+
+if TYPE_CHECKING:
+    from ltv.trustlists.store import TrustListStore
 
 __all__ = [
     "PRESETS",
@@ -101,6 +105,10 @@ class ValidationPolicy:
     """Trust anchors for signer chains (explicit only; required to verify)."""
     tsa_trust: TrustStore | None = None
     """Trust anchors for TSA chains; ``None`` means: the signer anchors."""
+    trust_store: TrustListStore | None = None  # trustlists:
+    """Trusted lists with their history (``ltv trust``): a signer's chain is trusted when it
+    ends at a CA service granted at the validation time, a TSA's when it ends at a TSA service
+    granted at genTime; plus the store's plain anchors. Works together with ``trust``."""
     max_evidence_age: timedelta | None = None
     """How much older than the validation time an OCSP response / CRL may be. Evidence produced
     after the validation time proves the status at that time (ETSI EN 319 102-1 §5.2.5).
@@ -138,6 +146,21 @@ class ValidationPolicy:
     def replace(self, **changes: Any) -> ValidationPolicy:
         return replace(self, **changes)
 
+    def require_trust(self) -> None:  # trustlists:
+        """TrustError (exit 2) unless some signer trust is given: PEM anchors or a trust
+        store that holds something."""
+        if self.trust is not None:
+            return
+        if self.trust_store is None:
+            raise_no_trust()
+        if self.trust_store.empty:
+            from ltv.errors import TrustError
+
+            raise TrustError(
+                f"trust store {self.trust_store.path} holds no list and no anchor",
+                hint="ltv trust import-lotl|import-tl|update|add --store DIR",
+            )
+
     @property
     def signer_anchors(self) -> TrustStore:
         """Signer trust comes only from ``trust``: never borrowed from the TSA anchors (a TSA
@@ -158,7 +181,8 @@ def raise_no_trust() -> NoReturn:
 
     raise TrustError(
         "no trust anchors given",
-        hint="pass --trust PEM|DIR (ltv never falls back to the system trust list)",
+        hint="pass --trust PEM|DIR or --trust-store DIR (ltv never falls back to the system "
+        "trust list)",
     )
 
 
@@ -181,6 +205,7 @@ _KEYS = {
     "online",
     "trust",
     "tsa_trust",
+    "trust_store",
     "max_evidence_age_hours",
     "min_level",
     "doc_timestamp_as_poe",
@@ -236,6 +261,14 @@ def policy_from_mapping(data: dict[str, Any], *, base_dir: Path | None = None) -
             )
             root = base_dir or Path.cwd()
             changes[key] = TrustStore.from_paths([root / v for v in value])
+    if "trust_store" in data:  # trustlists:
+        from ltv.trustlists.store import TrustListStore
+
+        value = data["trust_store"]
+        _expect(isinstance(value, str) and value != "", "trust_store: a directory path")
+        changes["trust_store"] = TrustListStore.open(
+            (base_dir or Path.cwd()) / Path(value).expanduser()
+        )
     if "max_evidence_age_hours" in data:
         hours = data["max_evidence_age_hours"]
         _expect(

@@ -108,6 +108,15 @@ def _signature_block(s: SignatureReport) -> list[str]:
             f"    timestamp: {rfc3339(t.gen_time)} by {escape(t.tsa)} "
             f"(trusted={t.trusted}, imprint={t.imprint_ok}, signature={t.signature_ok})"
         )
+    if s.qualification is not None:  # trustlists:
+        q = s.qualification
+        what = q.signature or "no class"
+        ts = f", timestamp {q.timestamp}" if q.timestamp else ""
+        lines.append(
+            f"    qualification: [bold]{escape(what)}[/bold]{escape(ts)} "
+            f"(qualified={q.qualified}, QSCD={q.qscd}) — {escape(q.source)}"
+        )
+        lines.extend(f"        note: {escape(n)}" for n in q.notes)
     if s.chain:
         lines.append("    chain:")
         lines.extend(_cert_line(c) for c in s.chain)

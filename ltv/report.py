@@ -27,6 +27,7 @@ __all__ = [
     "Modifications",
     "NetworkReport",
     "PolicyRef",
+    "QualificationReport",
     "Report",
     "RevocationReport",
     "RevocationState",
@@ -35,6 +36,7 @@ __all__ = [
     "SubIndication",
     "TimeSource",
     "TimestampReport",
+    "TrustServiceRef",
     "rfc3339",
 ]
 
@@ -343,6 +345,91 @@ class TimestampReport:
         }
 
 
+# trustlists: qualified status from EU trusted lists (ltv.trustlists) ---------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrustServiceRef:
+    """A trust service of a trusted list and the status entry that decided (ETSI TS 119 612)."""
+
+    territory: str
+    list_id: str
+    """The store's snapshot id (``tl-BE-74-e3d25e9486fb``)."""
+    list_sequence: int
+    list_issued: datetime
+    tsp: str
+    service: str
+    type: str
+    """Service type, short form: ``CA/QC``, ``TSA/QTST``, ``CA/PKC``…"""
+    status: str
+    """Status at the moment judged: ``granted``, ``withdrawn``…"""
+    status_since: datetime
+    status_until: datetime | None
+    stale: bool = False
+    """The status is extrapolated past the list's NextUpdate (no newer list in the store)."""
+
+    def describe(self) -> str:
+        until = f" until {rfc3339(self.status_until)}" if self.status_until else ""
+        return (
+            f"{self.service!r} ({self.type}) of {self.tsp!r}, {self.territory} list "
+            f"#{self.list_sequence} of {rfc3339(self.list_issued)}: {self.status} since "
+            f"{rfc3339(self.status_since)}{until}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "territory": self.territory,
+            "list": self.list_id,
+            "list_sequence": self.list_sequence,
+            "list_issued": rfc3339(self.list_issued),
+            "tsp": self.tsp,
+            "service": self.service,
+            "type": self.type,
+            "status": self.status,
+            "status_since": rfc3339(self.status_since),
+            "status_until": rfc3339(self.status_until),
+            "stale": self.stale,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualificationReport:
+    """Qualified status of a signature under eIDAS, from the trusted lists in the store."""
+
+    signature: str | None
+    """QES | AdES-QC | AdES | QSeal | AdESeal-QC | AdESeal; ``None`` when the signature is
+    not TOTAL-PASSED (no class is claimed for a signature that does not validate)."""
+    timestamp: str | None
+    """QTST (its TSA service was a granted TSA/QTST at genTime) | TST; ``None``: no trusted
+    signature timestamp."""
+    source: str
+    """Which list, service and status entry decided (one line)."""
+    qualified: bool
+    """The signer's certificate is qualified at the validation time (and was at issuance)."""
+    qscd: bool
+    """The private key is on a (Q)SCD, by the certificate or the service's qualifiers."""
+    qc_type: str | None
+    """esig | eseal | web (``None`` when nothing says)."""
+    service: TrustServiceRef | None = None
+    timestamp_service: TrustServiceRef | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "signature": self.signature,
+            "timestamp": self.timestamp,
+            "source": self.source,
+            "qualified": self.qualified,
+            "qscd": self.qscd,
+            "qc_type": self.qc_type,
+            "service": None if self.service is None else self.service.to_dict(),
+            "timestamp_service": (
+                None if self.timestamp_service is None else self.timestamp_service.to_dict()
+            ),
+            "notes": list(self.notes),
+        }
+
+
 @dataclass(frozen=True, kw_only=True)
 class SignatureReport:
     """The verdict for one signature or document timestamp."""
@@ -365,6 +452,7 @@ class SignatureReport:
     """What Acrobat calls "LTV enabled": the file carries validation data (OCSP/CRL) for every
     certificate of the signer's chain and of its timestamp's TSA chain (below the anchors).
     ``None`` when the chain could not be built, so the certificates are not known."""
+    qualification: QualificationReport | None = None  # trustlists: set with a trust store
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -383,6 +471,9 @@ class SignatureReport:
             "validation_time": rfc3339(self.validation_time),
             "validation_time_source": str(self.validation_time_source),
             "chain": [c.to_dict() for c in self.chain],
+            "qualification": (  # trustlists:
+                None if self.qualification is None else self.qualification.to_dict()
+            ),
         }
 
 

@@ -127,7 +127,7 @@ class Verifier:
     ) -> None:
         from ltv.pipeline.run import CertificateCache
 
-        _ = policy.signer_anchors  # TrustError (exit 2) early, not per file
+        policy.require_trust()  # TrustError (exit 2) early, not per file
         keep_library_logs_off_stderr()
         self.policy = policy
         self.budget = budget

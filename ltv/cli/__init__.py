@@ -30,7 +30,7 @@ app = typer.Typer(
 
 EXIT_INTERNAL = 70
 
-_COMMAND_MODULES = ("inspect", "probe", "sign", "verify")
+_COMMAND_MODULES = ("inspect", "probe", "sign", "trust", "verify")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"ltv.cli.{_name}").register(app)

@@ -2,7 +2,8 @@
 
 ::
 
-    ltv verify FILE.pdf... [--trust PEM|DIR]... [--tsa-trust PEM|DIR]... [--policy FILE.toml|PRESET]
+    ltv verify FILE.pdf... [--trust PEM|DIR]... [--tsa-trust PEM|DIR]... [--trust-store DIR]
+               [--policy FILE.toml|PRESET]
                [--online never|fallback|always] [--at ISO-8601] [--format text|json]
                [--output FILE] [--connect-to HOST:PORT:ADDR:PORT]... [--timeout S]
 
@@ -94,6 +95,13 @@ def verify_command(
         list[str] | None,
         typer.Option("--tsa-trust", help="Trust anchor for TSAs (default: the --trust anchors)."),
     ] = None,
+    trust_store: Annotated[  # trustlists:
+        str | None,
+        typer.Option(
+            "--trust-store",
+            help="Trust store (ltv trust): EU trusted lists with their history, plain anchors.",
+        ),
+    ] = None,
     policy_file: Annotated[
         str | None, typer.Option("--policy", help="Policy TOML file, or a preset name.")
     ] = None,
@@ -133,6 +141,10 @@ def verify_command(
         TrustStore.from_paths(trust) if trust else None,
         TrustStore.from_paths(tsa_trust) if tsa_trust else None,
     )
+    if trust_store is not None:  # trustlists:
+        from ltv.trustlists.store import TrustListStore
+
+        policy = policy.replace(trust_store=TrustListStore.open(trust_store))
     out_path = None
     if output is not None:
         from ltv.output import check_output_path

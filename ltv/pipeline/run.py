@@ -51,6 +51,7 @@ from ltv.report import (
     Level,
     NetworkReport,
     PolicyRef,
+    QualificationReport,
     Report,
     RevocationReport,
     RevocationState,
@@ -59,6 +60,7 @@ from ltv.report import (
     SubIndication,
     TimeSource,
     TimestampReport,
+    TrustServiceRef,
     aggregate,
     rfc3339,
 )
@@ -426,8 +428,18 @@ class _Judge:
         self.base_source = TimeSource.AT_OPTION if at else TimeSource.NOW
         self.certs = certificates
         self.pool = certificates.many(facts.certificates)
-        self.signer_anchors = policy.signer_anchors.asn1()
-        self.tsa_anchors = policy.tsa_anchors.asn1()
+        # PEM anchors may be absent when a trust store is given; the store's plain anchors join
+        # them by role, its services are added per moment (signer chain, TSA chains)
+        self.signer_anchors = policy.trust.asn1() if policy.trust is not None else []
+        self.tsa_anchors = (
+            policy.tsa_trust.asn1() if policy.tsa_trust is not None else self.signer_anchors
+        )
+        self.store = policy.trust_store
+        if self.store is not None:
+            from ltv.trustlists.assess import plain_anchors
+
+            self.signer_anchors = [*self.signer_anchors, *plain_anchors(self.store, "signer")]
+            self.tsa_anchors = [*self.tsa_anchors, *plain_anchors(self.store, "tsa")]
         self.ctx = RevocationContext(
             evidence=list(facts.evidence),
             client=transport,
@@ -439,13 +451,94 @@ class _Judge:
     async def token(self, token: TokenFacts, chain_moment: datetime) -> TokenResult:
         from ltv.pipeline.timestamp import judge_token
 
-        return await judge_token(
+        result = await judge_token(
             token,
             tsa_cert=None if token.tsa_cert is None else self.certs.get(token.tsa_cert),
             token_certs=self.certs.many(token.other_certs),
             anchors=self.tsa_anchors,
             other_certs=self.pool,
             chain_moment=chain_moment,
+            anchors_at=self.tsa_services_at(),
+        )
+        return await self.explain_tsa(result)
+
+    # -- trusted lists (ltv.trustlists.assess) -------------------------------------------------
+
+    def tsa_services_at(
+        self,
+    ) -> Callable[[datetime, list[x509.Certificate]], list[x509.Certificate]] | None:
+        """TSA services granted at a token's genTime, as extra TSA anchors (None: no store)."""
+        store = self.store
+        if store is None:
+            return None
+        from ltv.trustlists.assess import tsa_anchors_at
+
+        return lambda gen_time, at_hand: [
+            cert for cert, _ in tsa_anchors_at(store, gen_time, relevant_to=at_hand)
+        ]
+
+    async def explain_tsa(self, token: TokenResult) -> TokenResult:
+        """A TSA chain ending at a listed service not granted at genTime: say which, and its
+        status then, among the token's problems."""
+        import dataclasses
+
+        store = self.store
+        if (
+            store is None
+            or token.chain is None
+            or token.tsa_cert is None
+            or token.gen_time is None
+            or token.chain.problem is not SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+        ):
+            return token
+        from ltv.trustlists.assess import explain_untrusted
+
+        why = await explain_untrusted(
+            store, token.tsa_cert, self.pool, token.chain_moment, token.gen_time, "tsa"
+        )
+        if why is None:
+            return token
+        return dataclasses.replace(token, problems=(*token.problems, f"TSA: {why}"))
+
+    def qualification(
+        self,
+        signer_cert: x509.Certificate,
+        chain: ChainResult,
+        services: list[tuple[x509.Certificate, TrustServiceRef]],
+        vt: datetime,
+        indication: Indication,
+        poe_token: TokenResult | None,
+    ) -> QualificationReport:
+        """ETSI TS 119 615 / eIDAS: the signature's class and the timestamp's, from the trusted
+        lists' services and their history at the validation time."""
+        from ltv.trustlists.assess import (
+            anchor_ref,
+            qualification_report,
+            qualify,
+            qualify_timestamp,
+            tsa_anchors_at,
+        )
+
+        store = self.store
+        assert store is not None  # noqa: S101 - called only with a store
+        ok = chain.problem is None
+        deciding = anchor_ref(services, chain.path[-1]) if ok else None
+        q = qualify(signer_cert, list(chain.path) if ok else [], deciding, vt, store)
+        ts_class: str | None = None
+        ts_service: TrustServiceRef | None = None
+        if poe_token is not None and poe_token.chain is not None and poe_token.gen_time:
+            # the TSA certificate or a CA above it may be the listed TSA service
+            granted = tsa_anchors_at(store, poe_token.gen_time, relevant_to=poe_token.chain.path)
+            for cert in poe_token.chain.path:
+                ts_service = anchor_ref(granted, cert)
+                if ts_service is not None:
+                    break
+            ts_class = qualify_timestamp(ts_service)
+        return qualification_report(
+            q,
+            passed=indication is Indication.TOTAL_PASSED,
+            timestamp=ts_class,
+            timestamp_service=ts_service,
         )
 
     async def tsa_chain(self, token: TokenResult) -> _TsaChain:
@@ -567,6 +660,7 @@ class _Judge:
         poe: datetime | None = None
         poe_tsa_data = False  # validation data for the chain of the TSA that gave the POE
         tsa_data: bool | None = None  # ... for the signature timestamp's TSA chain (Acrobat)
+        poe_token: TokenResult | None = None  # its TSA service decides QTST (trusted lists)
         chain_moment = doc_poe[0] if doc_poe else self.base_time
         for token_facts in sig.tokens:
             token = await self.token(token_facts, chain_moment)
@@ -579,7 +673,7 @@ class _Judge:
                 known = token.chain is not None and token.chain.problem is None
                 tsa_data = tsa.has_data if known else None
             if trusted:
-                poe, poe_tsa_data = token.gen_time, tsa.has_data
+                poe, poe_tsa_data, poe_token = token.gen_time, tsa.has_data, token
                 warnings.extend(p for p in tsa.problems if not tsa.revoked)
                 break
             warnings.extend(
@@ -619,13 +713,27 @@ class _Judge:
                 revision=sig.revision,
             )
         signer_cert = self.certs.get(sig.signer_cert)
+        services: list[tuple[x509.Certificate, TrustServiceRef]] = []
+        if self.store is not None:  # trusted lists: CA services granted at the validation time
+            from ltv.trustlists.assess import signer_anchors_at
+
+            services = signer_anchors_at(self.store, vt, relevant_to=[signer_cert, *self.pool])
         chain = await validate_chain(
             signer_cert,
-            anchors=self.signer_anchors,
+            anchors=[*self.signer_anchors, *(cert for cert, _ in services)],
             other_certs=self.pool,
             moment=vt,
             purpose="signer",
         )
+        if self.store is not None and chain.problem is SubIndication.NO_CERTIFICATE_CHAIN_FOUND:
+            # trusted lists: name the service the chain ends at, and its status then
+            import dataclasses
+
+            from ltv.trustlists.assess import explain_untrusted
+
+            why = await explain_untrusted(self.store, signer_cert, self.pool, vt, vt, "signer")
+            if why is not None:
+                chain = dataclasses.replace(chain, reason=why)
         # (5) revocation at the validation time
         checked = await _check_chain_revocation(chain, at=vt, ctx=self.ctx, leaf_role="signer")
         for r in checked.reports:
@@ -657,6 +765,17 @@ class _Judge:
                 f"validated at {rfc3339(vt)} ({source}) instead",
                 *reasons,
             )
+        qualification: QualificationReport | None = None
+        if self.store is not None:
+            from ltv.trustlists.assess import stale_warning
+
+            qualification = self.qualification(
+                signer_cert, chain, services, vt, d.indication, poe_token
+            )
+            q = qualification
+            warnings.extend(
+                stale_warning(r) for r in (q.service, q.timestamp_service) if r and r.stale
+            )
         return SignatureReport(
             field=sig.field,
             kind="signature",
@@ -673,6 +792,7 @@ class _Judge:
             chain=checked.reports,
             revision=sig.revision,
             ltv_enabled=_ltv_enabled(chain, checked, tsa_data, bool(sig.tokens)),
+            qualification=qualification,
         )
 
     @staticmethod

@@ -82,9 +82,14 @@ async def judge_token(
     anchors: list[x509.Certificate],
     other_certs: list[x509.Certificate],
     chain_moment: datetime,
+    anchors_at: Callable[[datetime, list[x509.Certificate]], list[x509.Certificate]] | None = None,
 ) -> TokenResult:
     """(3e)-(3f) for a token whose binding (3a)-(3d) was checked by :func:`ltv.tst.check_token`
-    (:class:`~ltv.pipeline.facts.TokenFacts`); every failure is reported as data."""
+    (:class:`~ltv.pipeline.facts.TokenFacts`); every failure is reported as data.
+
+    ``anchors_at(genTime, certs)``: more TSA anchors, those trusted *at the token's genTime*
+    (trusted lists: a TSA service granted when it issued the token; ltv.trustlists.assess);
+    ``certs``: the TSA certificate and the others at hand, to pick the relevant ones."""
     gen_time = token.gen_time
     md_algorithms = tuple(a for a in (token.imprint_algorithm, token.digest_algorithm) if a)
     if tsa_cert is None or gen_time is None:
@@ -101,6 +106,8 @@ async def judge_token(
         )
     problems = list(token.problems)
     # (3e)
+    if anchors_at is not None:  # trusted lists: TSA services granted at genTime
+        anchors = [*anchors, *anchors_at(gen_time, [tsa_cert, *token_certs, *other_certs])]
     chain = await validate_chain(
         tsa_cert,
         anchors=anchors,
