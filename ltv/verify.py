@@ -504,6 +504,7 @@ class Verifier:
             chain_reason=chain_reason,
             certs=certs,
             revocation_required=self.policy.tsa_revocation_required,
+            modifications=integ.modifications,  # changes: stage 2b into the verdict
         )
         d = decide(facts)
         trusted = d.indication is Indication.TOTAL_PASSED and token.trusted and not revoked
@@ -522,6 +523,7 @@ class Verifier:
             validation_time_source=facts.time_source,
             chain=chain_reports,
             revision=doc.revision,
+            modifications=integ.modifications.classes,  # changes: the report's list
         )
         return report, (token.gen_time if trusted else None), has_data
 
@@ -593,7 +595,11 @@ class Verifier:
                 kind="signature",
                 indication=Indication.TOTAL_FAILED if integ.failure else Indication.INDETERMINATE,
                 subindication=integ_failure,
-                reasons=(*integ.reasons, f"signing certificate not identified: {msg}"),
+                reasons=(
+                    *integ.reasons,
+                    f"signing certificate not identified: {msg}",
+                    *(() if integ.failure else integ.modifications.reasons),  # changes: 2b
+                ),
                 level=None,
                 signer=None,
                 integrity=integ.report,
@@ -603,6 +609,7 @@ class Verifier:
                 chain=(),
                 warnings=tuple(warnings),
                 revision=sig.revision,
+                modifications=integ.modifications.classes,  # changes: the report's list
             )
         chain = await validate_chain(
             signer_cert,
@@ -667,6 +674,7 @@ class Verifier:
                 certs=certs,
                 level=level,
                 min_level=policy.min_level,
+                modifications=integ.modifications,  # changes: stage 2b into the verdict
             )
         )
         reasons = d.reasons
@@ -694,6 +702,7 @@ class Verifier:
             validation_time_source=source,
             chain=checked.reports,
             revision=sig.revision,
+            modifications=integ.modifications.classes,  # changes: the report's list
         )
 
 

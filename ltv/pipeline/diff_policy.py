@@ -140,6 +140,12 @@ class VriTolerantDSSCompareRule(DSSCompareRule):
         unchanged ones: every entry of the new /VRI that is not unchanged — new *or* modified —
         then gets pyHanko's full structural check for new entries."""
         unchanged = generic.DictionaryObject()  # type: ignore[no-untyped-call]
+        if isinstance(new_vri.raw_get("/Type") if "/Type" in new_vri else None, generic.NameObject):
+            # a /Type name in the /VRI dictionary itself (Adobe writes /Type /VRI): not an
+            # entry, and harmless (ISO 32000-2 §12.8.4.4 defines only the hash keys)
+            new_vri = generic.DictionaryObject(  # type: ignore[no-untyped-call]
+                {k: new_vri.raw_get(k) for k in new_vri if k != "/Type"}
+            )
         for key in old_vri:
             old_value = old_vri.raw_get(key)
             try:

@@ -19,15 +19,18 @@ Spec steps:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
-from ltv.report import Coverage, IntegrityReport, Modifications, SubIndication
+from ltv.pipeline.changes import Restrictions
+from ltv.report import Coverage, IntegrityReport, ModificationEntry, Modifications, SubIndication
 
 if TYPE_CHECKING:
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
     from ltv.pipeline.extract import ExtractedSignature
 
-__all__ = ["IntegrityResult", "check_integrity"]
+__all__ = ["IntegrityResult", "ModificationResult", "check_integrity"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +43,8 @@ class IntegrityResult:
     """Tolerated findings for the signature's report (e.g. a VRI entry changed later)."""
     md_algorithm: str | None = None
     signature_mechanism: str | None = None
+    modifications: ModificationResult = field(default_factory=lambda: ModificationResult())
+    """Stage 2b (changes after signing); its ``failed`` effect is ``failure`` above."""
 
 
 def from_pyhanko(sub: object) -> SubIndication | None:
@@ -63,33 +68,104 @@ def _coverage(level: object) -> Coverage:
     return Coverage.PARTIAL
 
 
-def _modifications(diff_result: object) -> tuple[Modifications, list[str]]:
-    from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
+@dataclass(frozen=True, kw_only=True)
+class ModificationResult:
+    """Stage 2b: every change after the signed revision, classified and judged
+    (``ltv.pipeline.changes``; decision table in docs/decisions.md, "Modification analysis")."""
 
-    if not isinstance(diff_result, DiffResult):
-        detail = " ".join(str(diff_result).split()) if diff_result is not None else ""
-        return Modifications.OTHER, [f"suspicious modification after signing: {detail}".strip()]
-    level = diff_result.modification_level
-    if level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES):
-        return Modifications.NONE, []
-    if level == ModificationLevel.FORM_FILLING:
-        return Modifications.FORM_FILLING, []
-    if level == ModificationLevel.ANNOTATIONS:
-        return Modifications.ANNOTATIONS, []
-    return Modifications.OTHER, [
-        "changes after signing that are neither form filling nor annotations"
-    ]
+    classes: tuple[ModificationEntry, ...] = ()
+    effect: Literal["none", "warn", "indeterminate", "failed"] = "none"
+    """none: no effect · warn: passes, with ``warnings`` naming the changes · indeterminate:
+    a change no rule explains (INDETERMINATE / SIG_CONSTRAINTS_FAILURE) · failed: a change the
+    signer forbade (TOTAL-FAILED / FORMAT_FAILURE)."""
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    level: Modifications = Modifications.NONE
+    """The pyHanko-style summary kept in ``integrity.modifications``."""
+    docmdp_ok: bool | None = True
+
+
+def _restrictions(emb: EmbeddedPdfSignature) -> Restrictions:
+    """DocMDP P (the signature's transform, else its field's /Lock /P) and the FieldMDP lock
+    (the signature's transform, else its field's /Lock: ISO 32000-2 §12.7.5.5)."""
+    from pyhanko.sign.fields import FieldMDPSpec
+
+    p = emb.docmdp_level
+    spec = emb.fieldmdp
+    if spec is None:
+        try:
+            lock = emb.sig_field["/Lock"]
+        except KeyError:
+            lock = None
+        if lock is not None:
+            spec = FieldMDPSpec.from_pdf_object(lock)
+    return Restrictions(
+        docmdp=None if p is None else int(p.value),
+        locked=None if spec is None else spec.is_locked,
+    )
+
+
+def _modifications(emb: EmbeddedPdfSignature, coverage: Coverage) -> ModificationResult:
+    """Classify each later revision and judge it by what the signer allowed."""
+    from ltv.pipeline.changes import classify, effect_of, judge
+
+    if coverage is Coverage.ENTIRE_FILE:
+        return ModificationResult()  # nothing after it
+    if coverage is Coverage.PARTIAL:  # a ByteRange ltv rejects anyway: nothing to compare
+        return ModificationResult(level=Modifications.OTHER, docmdp_ok=None)
+    restrictions = _restrictions(emb)
+    revisions = classify(emb.reader, emb.signed_revision)
+    judged = [judge(f, restrictions) for rc in revisions for f in rc.findings]
+    entries = tuple(
+        ModificationEntry(
+            cls=j.finding.cls,
+            revision=j.finding.revision,
+            allowed=j.allowed,
+            details=j.finding.details,
+            restriction=j.restriction,
+        )
+        for j in judged
+    )
+    effect = effect_of(judged)
+    reasons: list[str] = []
+    warnings = [n for rc in revisions for n in rc.notes]
+    for j in judged:
+        what = f"revision {j.finding.revision}: {j.finding.cls} ({'; '.join(j.finding.details)})"
+        if j.restriction is not None:
+            reasons.append(f"changed after signing against {j.restriction}: {what}")
+        elif j.finding.cls == "other":
+            if effect == "indeterminate":
+                reasons.append(
+                    f"changed after signing in a way ltv cannot judge harmless: {what}; "
+                    "the signed revision itself is intact"
+                )
+        elif j.finding.cls in ("signature", "form-fill", "annotation"):
+            warnings.append(f"the document was changed after signing: {what}")
+    classes = {j.finding.cls for j in judged}
+    level = (
+        Modifications.OTHER
+        if "other" in classes
+        else Modifications.ANNOTATIONS
+        if "annotation" in classes
+        else Modifications.FORM_FILLING
+        if classes & {"signature", "form-fill"}
+        else Modifications.NONE
+    )
+    return ModificationResult(
+        classes=entries,
+        effect=effect,
+        reasons=tuple(reasons),
+        warnings=tuple(warnings),
+        level=level,
+        docmdp_ok=effect != "failed",
+    )
 
 
 def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
     """Run the integrity checks; problems are data (a FAILED subindication), not exceptions."""
     from asn1crypto import core
-    from pyhanko.sign.diff_analysis import DiffResult
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
-    from pyhanko.sign.validation.status import SignatureCoverageLevel  # noqa: F401
-
-    from ltv.pipeline.diff_policy import ltv_diff_policy
 
     emb = sig.embedded
     reasons: list[str] = []
@@ -119,14 +195,11 @@ def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
         return _broken(SubIndication.FORMAT_FAILURE, "overlapping /ByteRange segments")
 
     try:
-        diff_policy, dss_rule = ltv_diff_policy()
-        emb.compute_integrity_info(diff_policy=diff_policy)  # type: ignore[no-untyped-call]
+        emb.compute_integrity_info(skip_diff=True)  # type: ignore[no-untyped-call]
         coverage = _coverage(emb.coverage)
-        modifications, mod_reasons = _modifications(emb.diff_result)
-        reasons.extend(mod_reasons)
-        if isinstance(emb.diff_result, DiffResult):  # tolerated only if the review passed
-            warnings.extend(c.warning() for c in dss_rule.changes)
-        docmdp_ok = emb.summarise_integrity_info().get("docmdp_ok")
+        # (2b) changes after signing, judged by what the signer allowed
+        mods = _modifications(emb, coverage)
+        warnings.extend(mods.warnings)
     except SignatureValidationError as err:
         return _broken(
             SubIndication.FORMAT_FAILURE, f"integrity check failed: {err.failure_message}"
@@ -191,21 +264,22 @@ def check_integrity(sig: ExtractedSignature) -> IntegrityResult:
         failure = SubIndication.SIG_CRYPTO_FAILURE
         if not reasons:
             reasons.append("the CMS signature value does not verify under the signer's key")
-    elif modifications is Modifications.OTHER or docmdp_ok is False:
+    elif mods.effect == "failed":
+        # what the signer forbade was done anyway (ISO 32000-2 §12.8.2.2-4)
         failure = SubIndication.FORMAT_FAILURE
-        if docmdp_ok is False and modifications is not Modifications.OTHER:
-            reasons.append("changes after signing exceed what the signature's DocMDP allows")
+        reasons.extend(mods.reasons)
     return IntegrityResult(
         report=IntegrityReport(
             intact=intact,
             valid=valid,
             coverage=coverage,
-            modifications=modifications,
-            docmdp_ok=docmdp_ok,
+            modifications=mods.level,
+            docmdp_ok=mods.docmdp_ok,
         ),
         failure=failure,
         reasons=tuple(reasons),
         warnings=tuple(warnings),
         md_algorithm=md_algorithm,
         signature_mechanism=mechanism,
+        modifications=mods,
     )
