@@ -173,6 +173,8 @@ class _Review:
             if paths:
                 self.pending[ref] = {Context.from_absolute(old, p) for p in paths}
         self.page_numbers = _page_numbers(old)
+        self.reported: set[Any] = set()
+        """Unexplained objects already named by a more precise finding."""
         self.notes: list[str] = []
         """Tolerated findings worth a warning (VRI entries changed by a later DSS update)."""
 
@@ -321,7 +323,7 @@ def _run(rv: _Review) -> None:
     _modified_annotations(rv)
     _orphans(rv, _poisoned)
     _identical(rv)
-    for ref in sorted(rv.unexplained() - _poisoned, key=lambda r: r.idnum):
+    for ref in sorted(rv.unexplained() - _poisoned - rv.reported, key=lambda r: r.idnum):
         if ref == rv.new.root_ref and any(k == "catalog" for _, k in rv.found):
             continue  # already named key by key
         rv.note("other", rv.describe(ref), key="object")
@@ -448,6 +450,8 @@ def _global_rules(rv: _Review) -> None:
                     rv.note(cls, detail)
         except SuspiciousModification as err:
             rv.note("other", f"{where}: {_msg(err)}", key=where)
+            if cls == "dss":
+                dss_rule.changes.clear()  # not tolerated: the DSS update is unexplained
     rv.notes.extend(c.warning() for c in dss_rule.changes)
 
 
@@ -619,6 +623,8 @@ def _pages(rv: _Review) -> None:
             else:
                 ok = False
                 rv.note("other", f"page {number}: {key} {change}", key="page")
+        if not ok:
+            rv.reported.add(page_ref)
         if ok:
             # pyHanko blanket-approves pages too: they are referenced from all over the file
             rv.approve_ref(page_ref, None)
