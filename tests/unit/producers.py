@@ -75,6 +75,45 @@ def unsigned_with_field() -> bytes:
     return out.getvalue()
 
 
+# -- signing like ltv's samples (tests/unit/pipeline/fixtures.py), approval or certification ---
+
+
+def evidence() -> tuple[bytes, ...]:
+    """OCSP responses for signer-good, interm and tsa at T_SIGN + 1 min (from the fixtures)."""
+    from ltv.pipeline.extract import extract
+    from tests.unit.pipeline import fixtures as fx
+
+    good = fx.get_fixtures()["good-b-lt"]
+    return tuple(e.der for e in extract(good).evidence if e.kind == "ocsp")
+
+
+def sign_b_lt(data: bytes, *, docmdp: int | None = None, field: str = "Sig1") -> bytes:
+    """signer-good, PAdES B-LT (signature timestamp at fixtures.T_SIGN, DSS with the OCSP
+    responses), as an approval signature or a certification at DocMDP P=``docmdp``."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+
+    from tests.unit.pipeline import fixtures as fx
+
+    pki = fx._pki()
+    simple = signers.SimpleSigner.load(
+        str(pki.key_path("signer-good")),
+        str(pki.cert_path("signer-good")),
+        ca_chain_files=[str(p) for p in pki.chain_paths("signer-good")],
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name=field,
+        subfilter=SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        certify=docmdp is not None,
+        docmdp_permissions=MDPPerm(docmdp or 2),
+    )
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    signed = signers.PdfSigner(meta, simple, timestamper=fx._tsa(fx.T_SIGN)).sign_pdf(w)
+    return fx.add_dss(bytes(signed.getvalue()), "signer-good", fx.Evidence(ocsps=evidence()))
+
+
 # -- pypdf -------------------------------------------------------------------------------------
 
 
@@ -239,7 +278,7 @@ def raw_update(
         out += b"%d 0 obj\n" % num + body + b"\nendobj\n"
     top = max([size - 1, *objects, *free])
     entries: dict[int, tuple[int, int, int]] = {n: (1, off, 0) for n, off in offsets.items()}
-    entries.update({n: (0, 0, 1) for n in free})  # freed generation 0, next generation 1
+    entries.update(dict.fromkeys(free, (0, 0, 1)))  # freed generation 0, next generation 1
     if form == "table":
         new_size = top + 1
         xref_at = len(out)

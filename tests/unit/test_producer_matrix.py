@@ -55,43 +55,11 @@ def expected(base: str, change: str) -> str:
     return FAILED if p == 1 else WARNED  # form-fill
 
 
-def _sign(data: bytes, docmdp: int | None) -> bytes:
-    """signer-good, PAdES B-T (signature timestamp at fx.T_SIGN), approval or certification."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import signers
-    from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
-
-    pki = fx._pki()
-    simple = signers.SimpleSigner.load(
-        str(pki.key_path("signer-good")),
-        str(pki.cert_path("signer-good")),
-        ca_chain_files=[str(p) for p in pki.chain_paths("signer-good")],
-    )
-    meta = signers.PdfSignatureMetadata(
-        field_name="Sig1",
-        subfilter=SigSeedSubFilter.PADES,
-        md_algorithm="sha256",
-        certify=docmdp is not None,
-        docmdp_permissions=MDPPerm(docmdp or 2),
-    )
-    w = IncrementalPdfFileWriter(io.BytesIO(data))
-    out = signers.PdfSigner(meta, simple, timestamper=fx._tsa(fx.T_SIGN)).sign_pdf(w)
-    return bytes(out.getvalue())
-
-
-def _evidence() -> tuple[bytes, ...]:
-    from ltv.pipeline.extract import extract
-
-    good = fx.get_fixtures()["good-b-lt"]  # OCSP for signer-good, interm, tsa at T_SIGN+1min
-    return tuple(e.der for e in extract(good).evidence if e.kind == "ocsp")
-
-
 def _bases() -> dict[str, bytes]:
     unsigned = pr.unsigned_with_field()
-    ev = fx.Evidence(ocsps=_evidence())
     out: dict[str, bytes] = {}
     for base in BASES:
-        b_lt = fx.add_dss(_sign(unsigned, DOCMDP.get(base)), "signer-good", ev)
+        b_lt = pr.sign_b_lt(unsigned, docmdp=DOCMDP.get(base))
         out[base] = fx.doc_timestamp(b_lt, fx.T_DOC_TS) if base == "approval-b-lta" else b_lt
     return out
 
@@ -116,7 +84,7 @@ def _lta(w: Any, restore: Any) -> bytes:
         w,
         None,
         certs=[pki.load_cert(label) for label in ("tsa", "tsa-root")],
-        ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in _evidence()],
+        ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in pr.evidence()],
         crls=[asn1_crl.CertificateList.load(c) for c in _crls()],
     )
     if restore is not None:
