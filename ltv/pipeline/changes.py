@@ -446,9 +446,13 @@ def _global_rules(rv: _Review) -> None:
                     continue  # vouched for again, but written by an earlier revision
                 if cls == "dss":
                     rv.note("dss", _dss_detail(rv))
+                elif cls == "metadata" and _unchanged(rv, update.updated_ref):
+                    rv.note("structural", f"object {update.updated_ref.idnum} rewritten unchanged")
                 elif cls is not None:
                     rv.note(cls, detail)
         except SuspiciousModification as err:
+            if where == "catalog" and any(k == "catalog" for _, k in rv.found):
+                continue  # _catalog named each entry already
             rv.note("other", f"{where}: {_msg(err)}", key=where)
             if cls == "dss":
                 dss_rule.changes.clear()  # not tolerated: the DSS update is unexplained
@@ -803,6 +807,15 @@ def _identical(rv: _Review) -> None:
 
 
 # -- small helpers -------------------------------------------------------------------------------
+
+
+def _unchanged(rv: _Review, ref: Any) -> bool:
+    from pyhanko.sign.diff_analysis.policies import _is_id
+
+    try:
+        return rv.existed(ref) and bool(_is_id(rv.old(ref), rv.new(ref)))
+    except Exception:
+        return False
 
 
 def _msg(err: BaseException) -> str:

@@ -1,0 +1,291 @@
+"""(2b) changes after signing: ``ltv.pipeline.changes`` rule by rule, and the decision table.
+
+Each case appends one real incremental update to ltv's sample B-LT (tests/unit/producers.py
+writes it byte by byte) and asks the classifier what the update is.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
+
+from ltv.pipeline.changes import (
+    Finding,
+    Restrictions,
+    RevisionChanges,
+    classify,
+    effect_of,
+    judge,
+)
+from ltv.policy import ValidationPolicy
+from ltv.report import Indication, SubIndication
+from ltv.verify import Verifier
+from tests.unit import producers as pr
+from tests.unit.pipeline import fixtures as fx
+
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def signed() -> bytes:
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    return fx.get_fixtures()["good-b-lt"]
+
+
+def _reader(data: bytes) -> Any:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return PdfFileReader(io.BytesIO(data), strict=False)
+
+
+def _last(data: bytes) -> RevisionChanges:
+    r = _reader(data)
+    (sig,) = [s for s in r.embedded_signatures if s.field_name == "Sig1"]
+    return classify(r, sig.signed_revision)[-1]
+
+
+def _classes(rc: RevisionChanges) -> dict[str, tuple[str, ...]]:
+    return {f.cls: f.details for f in rc.findings}
+
+
+def _page(r: Any) -> tuple[Any, generic.DictionaryObject]:
+    ref = r.root["/Pages"]["/Kids"].raw_get(0)
+    return ref, generic.DictionaryObject(dict(ref.get_object().items()))
+
+
+def test_free_entries_for_objects_never_used_are_structural(signed: bytes) -> None:
+    size = int(_reader(signed).trailer["/Size"])
+    rc = _last(pr.raw_update(signed, {}, free=(size, size + 1), form="table"))
+    assert set(_classes(rc)) == {"structural"}, rc
+    assert (
+        f"free xref entries for objects not in use: {size}, {size + 1}"
+        in _classes(rc)["structural"]
+    )
+
+
+def test_freeing_an_object_the_document_uses_is_other(signed: bytes) -> None:
+    r = _reader(signed)
+    font = r.root["/Pages"]["/Kids"][0]["/Resources"]["/Font"].raw_get("/F1")
+    rc = _last(pr.raw_update(signed, {}, free=(font.idnum,), form="table"))
+    (detail,) = _classes(rc)["other"]
+    assert detail.startswith(f"object {font.idnum}, used at page 1 /Resources/Font/F1")
+    assert detail.endswith("deleted")
+
+
+def test_the_other_xref_form_and_an_unchanged_rewrite_are_structural(signed: bytes) -> None:
+    r = _reader(signed)
+    info = r.trailer.raw_get("/Info")
+    last = r.xrefs.total_revisions - 1
+    form = "table" if r.xrefs.get_xref_container_info(last).stream_ref else "stream"
+    rc = _last(pr.raw_update(signed, {info.idnum: pr._serialise(info.get_object())}, form=form))
+    details = _classes(rc)["structural"]
+    assert set(_classes(rc)) == {"structural"}
+    assert any(d.startswith("xref ") and " instead of xref " in d for d in details), details
+    assert f"object {info.idnum} rewritten unchanged" in details
+
+
+def _with_resource(signed: bytes, content: bytes | None) -> bytes:
+    """Page /Resources gain /XObject /Fx9 (a new form XObject); optionally the page content
+    is replaced by ``content``."""
+    r = _reader(signed)
+    page_ref, page = _page(r)
+    size = int(r.trailer["/Size"])
+    xobj = generic.StreamObject(
+        {
+            pdf_name("/Type"): pdf_name("/XObject"),
+            pdf_name("/Subtype"): pdf_name("/Form"),
+            pdf_name("/BBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 9, 9)]),
+        },
+        stream_data=b"0 0 9 9 re f",
+    )
+    res = generic.DictionaryObject(dict(page["/Resources"].items()))
+    res[pdf_name("/XObject")] = generic.DictionaryObject(
+        {pdf_name("/Fx9"): generic.IndirectObject(size, 0, r)}
+    )
+    page[pdf_name("/Resources")] = res
+    objects = {size: pr._serialise(xobj), page_ref.idnum: pr._serialise(page)}
+    if content is not None:
+        objects[size + 1] = pr._serialise(generic.StreamObject(stream_data=content))
+        page[pdf_name("/Contents")] = generic.IndirectObject(size + 1, 0, r)
+        objects[page_ref.idnum] = pr._serialise(page)
+    return pr.raw_update(signed, objects)
+
+
+def test_resources_nobody_uses_are_structural(signed: bytes) -> None:
+    rc = _last(_with_resource(signed, None))
+    assert set(_classes(rc)) == {"structural"}, rc
+    assert (
+        "page 1: resources /XObject /Fx9 added, not used by the page content"
+        in (_classes(rc)["structural"])
+    )
+
+
+def test_resources_used_by_new_content_are_other(signed: bytes) -> None:
+    rc = _last(_with_resource(signed, b"/Fx9 Do"))
+    other = _classes(rc)["other"]
+    assert "page 1: /Contents changed" in other, other
+
+
+def _annotate(signed: bytes, annot: dict[str, Any]) -> bytes:
+    r = _reader(signed)
+    page_ref, page = _page(r)
+    size = int(r.trailer["/Size"])
+    body = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Annot"),
+            pdf_name("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (1, 1, 9, 9)]),
+            **{pdf_name(k): v for k, v in annot.items()},
+        }
+    )
+    annots = list(page.raw_get("/Annots")) if "/Annots" in page else []
+    page[pdf_name("/Annots")] = generic.ArrayObject([*annots, generic.IndirectObject(size, 0, r)])
+    return pr.raw_update(signed, {size: pr._serialise(body), page_ref.idnum: pr._serialise(page)})
+
+
+def test_a_comment_is_an_annotation(signed: bytes) -> None:
+    rc = _last(_annotate(signed, {"/Subtype": pdf_name("/Text")}))
+    assert _classes(rc) == {"annotation": ("page 1: /Text annotation added",)}
+
+
+def _js() -> generic.DictionaryObject:
+    return generic.DictionaryObject(
+        {
+            pdf_name("/S"): pdf_name("/JavaScript"),
+            pdf_name("/JS"): generic.TextStringObject("app.alert(1)"),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("annot", "named"),
+    [
+        ({"/Subtype": pdf_name("/Link"), "/A": _js()}, "a /Link annotation with a /JavaScript"),
+        ({"/Subtype": pdf_name("/Text"), "/AA": generic.DictionaryObject()}, "additional"),
+        ({"/Subtype": pdf_name("/Screen")}, "a /Screen annotation"),
+        ({"/Subtype": pdf_name("/Widget")}, "a form field widget"),
+    ],
+    ids=["javascript-link", "additional-actions", "screen", "widget"],
+)
+def test_active_or_non_comment_annotations_are_other(
+    signed: bytes, annot: dict[str, Any], named: str
+) -> None:
+    rc = _last(_annotate(signed, annot))
+    assert "annotation" not in _classes(rc)
+    assert any(named in d for d in _classes(rc)["other"]), rc
+
+
+def test_catalog_entries_are_named(signed: bytes) -> None:
+    r = _reader(signed)
+    root_ref = r.trailer.raw_get("/Root")
+    root = generic.DictionaryObject(dict(root_ref.get_object().items()))
+    root[pdf_name("/OpenAction")] = _js()
+    rc = _last(pr.raw_update(signed, {root_ref.idnum: pr._serialise(root)}))
+    assert _classes(rc) == {"other": ("catalog entry /OpenAction added",)}
+
+
+# -- the decision table ------------------------------------------------------------------------
+
+_ALL = (
+    "dss",
+    "timestamp",
+    "structural",
+    "metadata",
+    "signature",
+    "form-fill",
+    "annotation",
+    "other",
+)
+
+
+def _f(cls: str, **kw: Any) -> Finding:
+    return Finding(cls=cls, revision=3, details=("x",), **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("p", "forbidden"),
+    [
+        (None, set()),
+        (1, {"signature", "form-fill", "annotation", "other"}),
+        (2, {"annotation", "other"}),
+        (3, {"other"}),
+    ],
+    ids=["approval", "P=1", "P=2", "P=3"],
+)
+def test_decision_table(p: int | None, forbidden: set[str]) -> None:
+    r = Restrictions(docmdp=p)
+    for cls in _ALL:
+        j = judge(_f(cls), r)
+        assert (j.restriction is not None) == (cls in forbidden), (p, cls, j)
+        assert j.allowed == (cls not in forbidden and cls != "other"), (p, cls, j)
+        if j.restriction is not None:
+            assert f"DocMDP P={p}" in j.restriction
+    assert effect_of([judge(_f(c), r) for c in ("dss", "timestamp", "structural", "metadata")]) == (
+        "none"
+    )
+    assert effect_of([judge(_f("other"), r)]) == ("failed" if p else "indeterminate")
+    assert effect_of([judge(_f("form-fill"), r)]) == ("failed" if p == 1 else "warn")
+
+
+def test_new_visible_signature_field_after_certification() -> None:
+    visible = _f("signature", valid_when_certifying=False)
+    assert judge(visible, Restrictions(docmdp=None)).allowed
+    assert judge(visible, Restrictions(docmdp=2)).restriction is not None
+
+
+def test_field_lock() -> None:
+    locked = Restrictions(locked=lambda name: name == "Name")
+    fill = _f("form-fill", fields=("Name",), valid_when_locked=False)
+    assert "FieldMDP lock on field 'Name'" == judge(fill, locked).restriction
+    other = _f("form-fill", fields=("Other",), valid_when_locked=False)
+    assert judge(other, locked).allowed
+    # an update pyHanko says is fine even on a locked field (e.g. /Ff set)
+    assert judge(_f("form-fill", fields=("Name",)), locked).allowed
+
+
+def test_field_lock_end_to_end() -> None:
+    """A signature that locks field 'Name' (its /Lock and FieldMDP): filling it afterwards is
+    forbidden; the same fill after an unlocked signature passes with a warning."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+
+    pki = fx._pki()
+    simple = signers.SimpleSigner.load(
+        str(pki.key_path("signer-good")),
+        str(pki.cert_path("signer-good")),
+        ca_chain_files=[str(p) for p in pki.chain_paths("signer-good")],
+    )
+    base = pr.unsigned_with_field()
+    w = IncrementalPdfFileWriter(io.BytesIO(base))
+    fields.append_signature_field(
+        w,
+        fields.SigFieldSpec(
+            "Sig1",
+            field_mdp_spec=fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["Name"]),
+        ),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name="Sig1", subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
+    )
+    out = signers.PdfSigner(meta, simple, timestamper=fx._tsa(fx.T_SIGN)).sign_pdf(w)
+    locked = fx.add_dss(bytes(out.getvalue()), "signer-good", fx.Evidence(ocsps=pr.evidence()))
+    unlocked = pr.sign_b_lt(base)
+    policy = ValidationPolicy(trust=fx.root_store(), tsa_trust=fx.tsa_store())
+    verifier = Verifier(policy)
+
+    report = verifier.verify(pr.pypdf_update(locked, "form-fill"), now=NOW)
+    (sig,) = report.signatures
+    assert sig.indication is Indication.TOTAL_FAILED, sig.reasons
+    assert sig.subindication is SubIndication.FORMAT_FAILURE
+    assert any("FieldMDP lock on field 'Name'" in r for r in sig.reasons), sig.reasons
+
+    report = verifier.verify(pr.pypdf_update(unlocked, "form-fill"), now=NOW)
+    (sig,) = report.signatures
+    assert sig.indication is Indication.TOTAL_PASSED, sig.reasons
+    assert any("field 'Name'" in w for w in sig.warnings)
