@@ -1,4 +1,8 @@
-"""The difference-analysis policy of the integrity stage: pyHanko's default, VRI-tolerant.
+"""The difference-analysis rules of stage 2b: pyHanko's default policy, VRI-tolerant.
+
+``ltv.pipeline.changes`` runs these rules one by one (and its own after them) to classify each
+revision after a signature; ``ltv_diff_policy`` stays rule for rule pyHanko's default so that
+a pyHanko upgrade that changes the default shows up in its guard test.
 
 pyHanko's ``DEFAULT_DIFF_POLICY`` (pyhanko/sign/diff_analysis/policies.py, pyHanko 0.38) is
 rebuilt rule for rule, with one change: its ``DSSCompareRule`` treats any change to, or the

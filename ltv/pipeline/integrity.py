@@ -7,12 +7,13 @@ Spec steps:
   signature verifies under the signer's public key (``valid``).
 - ETSI EN 319 142-1 §5.1 / ISO 32000-2 §12.8.1: a PAdES signature is detached; encapsulated
   content is a FORMAT_FAILURE.
-- ISO 32000-2 §12.8.2.2 (DocMDP) and pyHanko's difference analysis: incremental updates after
-  the signed revision are classified NONE / FORM_FILLING / ANNOTATIONS / OTHER (DSS updates and
-  document timestamps — pyHanko's LTA_UPDATES — count as NONE). The policy is pyHanko's
-  default except that an existing /VRI entry may be modified or removed by a later DSS update
-  (ETSI EN 319 142-1 §5.4.2.3: VRI is optional; ltv reads evidence from every revision): see
-  ``ltv.pipeline.diff_policy``. Such a change is reported as a warning.
+- (2b) ISO 32000-2 §12.8.2.2-4 (DocMDP, FieldMDP, /Lock): every later revision is classified
+  (``ltv.pipeline.changes``: dss, timestamp, signature, form-fill, annotation, metadata,
+  structural, other) and judged by what the signer allowed — forbidden → FAILED /
+  FORMAT_FAILURE here; ``other`` with no DocMDP → INDETERMINATE (``ltv.pipeline.verdict``);
+  signature / form-fill / annotation → warnings. Decision table: docs/decisions.md D13. The
+  DSS rule is pyHanko's, VRI-tolerant (``ltv.pipeline.diff_policy``): an existing /VRI entry
+  modified or removed by a later DSS update is a warning.
 - For a document timestamp (ETSI EN 319 142-1 §5.4; RFC 3161 §2.4.2) ``intact`` means the
   TSTInfo messageImprint equals the ByteRange digest.
 """

@@ -24,6 +24,7 @@ from ltv.pipeline.changes import (
     judge,
 )
 from ltv.policy import ValidationPolicy
+from ltv.render import render_text
 from ltv.report import Indication, SubIndication
 from ltv.verify import Verifier
 from tests.unit import producers as pr
@@ -285,7 +286,14 @@ def test_field_lock_end_to_end() -> None:
     assert sig.subindication is SubIndication.FORMAT_FAILURE
     assert any("FieldMDP lock on field 'Name'" in r for r in sig.reasons), sig.reasons
 
+    text = render_text(report)
+    assert "form-fill ([red]forbidden by FieldMDP lock on field 'Name'[/red])" in text, text
+
     report = verifier.verify(pr.pypdf_update(unlocked, "form-fill"), now=NOW)
     (sig,) = report.signatures
     assert sig.indication is Indication.TOTAL_PASSED, sig.reasons
     assert any("field 'Name'" in w for w in sig.warnings)
+    # text output: one line per class and revision
+    lines = [ln for ln in render_text(report).splitlines() if "changed in revision" in ln]
+    assert any("form-fill ([green]allowed[/green]) field 'Name'" in ln for ln in lines), lines
+    assert len(lines) == len(sig.modifications)
