@@ -114,8 +114,27 @@ def _modifications(emb: EmbeddedPdfSignature, coverage: Coverage) -> Modificatio
         return ModificationResult()  # nothing after it
     if coverage is Coverage.PARTIAL:  # a ByteRange ltv rejects anyway: nothing to compare
         return ModificationResult(level=Modifications.OTHER, docmdp_ok=None)
-    restrictions = _restrictions(emb)
-    revisions = classify(emb.reader, emb.signed_revision)
+    restrictions = _restrictions(emb)  # a malformed DocMDP/FieldMDP: the caller's FORMAT_FAILURE
+    try:
+        revisions = classify(emb.reader, emb.signed_revision)
+    except Exception as err:  # a file no rule can walk: say so, never claim it was forbidden
+        why = " ".join(str(err).split())[:200] or type(err).__name__
+        entry = ModificationEntry(
+            cls="other",
+            revision=emb.signed_revision + 1,
+            allowed=False,
+            details=(f"later revisions could not be compared: {why}",),
+        )
+        return ModificationResult(
+            classes=(entry,),
+            effect="indeterminate",
+            reasons=(
+                "changed after signing in a way ltv cannot judge harmless: later revisions "
+                f"could not be compared ({why}); the signed revision itself is intact",
+            ),
+            level=Modifications.OTHER,
+            docmdp_ok=None,
+        )
     judged = [judge(f, restrictions) for rc in revisions for f in rc.findings]
     entries = tuple(
         ModificationEntry(

@@ -297,3 +297,22 @@ def test_field_lock_end_to_end() -> None:
     lines = [ln for ln in render_text(report).splitlines() if "changed in revision" in ln]
     assert any("form-fill ([green]allowed[/green]) field 'Name'" in ln for ln in lines), lines
     assert len(lines) == len(sig.modifications)
+
+
+def test_a_classifier_crash_is_indeterminate_never_failed(
+    signed: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a file whose revisions no rule can walk must not be called forged
+    import ltv.pipeline.changes as changes
+
+    def boom(reader: Any, revision: int) -> Any:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(changes, "classify", boom)
+    policy = ValidationPolicy(trust=fx.root_store(), tsa_trust=fx.tsa_store())
+    report = Verifier(policy).verify(fx.doc_timestamp(signed, fx.T_DOC_TS), now=NOW)
+    (sig, _doc) = report.signatures
+    assert sig.indication is Indication.INDETERMINATE, sig.reasons
+    assert sig.subindication is SubIndication.SIG_CONSTRAINTS_FAILURE
+    assert sig.integrity is not None and sig.integrity.intact
+    assert any("could not be compared (maximum recursion" in r for r in sig.reasons)
