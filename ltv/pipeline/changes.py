@@ -174,6 +174,8 @@ class _Review:
                 self.pending[ref] = {Context.from_absolute(old, p) for p in paths}
         self.page_numbers = _page_numbers(old)
         self.reported: set[Any] = set()
+        self.catalog_ignored: set[str] = set()
+        """Catalog keys an ltv rule judged (the catalog object may then be approved)."""
         """Unexplained objects already named by a more precise finding."""
         self.notes: list[str] = []
         """Tolerated findings worth a warning (VRI entries changed by a later DSS update)."""
@@ -403,8 +405,56 @@ def _catalog(rv: _Review) -> None:
             continue  # _structure_tree
         elif key in ROOT_EXEMPT_STRICT_COMPARISON:
             continue  # DSS, AcroForm, Metadata: their own rules
+        elif key == "/Names" and _names(rv, old_root, new_root):
+            rv.catalog_ignored.add(key)
         else:
             rv.note("other", f"catalog entry {key} {change}", key="catalog")
+
+
+# ISO 32000-2 Table 32: name trees that only annotations use (named appearance streams) or that
+# only navigation uses (named destinations, targets of links); any other (/JavaScript,
+# /EmbeddedFiles, /Pages, /Templates, …) is content or behaviour
+_NAME_TREES_FOR_COMMENTS = {
+    "/AP": "named annotation appearances",
+    "/Dests": "named destinations",
+}
+
+
+def _names(rv: _Review, old_root: Any, new_root: Any) -> bool:
+    """The catalog's /Names changed only in name trees comments use: an ``annotation`` change
+    (Acrobat adds them with comments). Returns True when that is all, having approved what
+    the trees hold; False leaves the change to be named ``other``."""
+    from pyhanko.pdf_utils import generic
+
+    old_names = _get(old_root, "/Names") if "/Names" in old_root else generic.DictionaryObject()  # type: ignore[no-untyped-call]
+    new_names = _get(new_root, "/Names")
+    if not isinstance(old_names, generic.DictionaryObject) or not isinstance(
+        new_names, generic.DictionaryObject
+    ):
+        return False
+    changed = [
+        k
+        for k in sorted(set(old_names.keys()) | set(new_names.keys()))
+        if _key_change(rv, old_names, new_names, k, deep=True) is not None
+    ]
+    if not changed or any(k not in _NAME_TREES_FOR_COMMENTS or k not in new_names for k in changed):
+        return False
+    for key in changed:
+        rv.note("annotation", f"catalog /Names {key} ({_NAME_TREES_FOR_COMMENTS[key]}) updated")
+        for dep in rv.new_deps(new_names.raw_get(key)):
+            if dep in rv.changed and not rv.existed(dep):
+                rv.approve_ref(dep, "annotation")
+    raw = new_root.raw_get("/Names")
+    if isinstance(raw, generic.IndirectObject) and raw.reference in rv.changed:
+        rv.approve_ref(raw.reference, None)
+    prefixes = {("/Root", "/Names", k) for k in changed}
+    for ref in list(rv.unexplained()):
+        if not rv.existed(ref):
+            continue
+        paths = [p for p in rv.old._get_usages_of_ref(ref) if _in_document(p)]
+        if paths and all(tuple(p.path[:3]) in prefixes for p in paths):
+            rv.approve_ref(ref, "annotation")
+    return True
 
 
 def _global_rules(rv: _Review) -> None:
@@ -427,7 +477,9 @@ def _global_rules(rv: _Review) -> None:
         if isinstance(inner, CatalogModificationRule):
             # the catalog object carries the change; _catalog names what changed in it, and
             # the structure tree is judged by _structure_tree
-            inner.ignored_keys = frozenset(inner.ignored_keys) | {"/StructTreeRoot"}
+            inner.ignored_keys = (
+                frozenset(inner.ignored_keys) | {"/StructTreeRoot"} | rv.catalog_ignored
+            )
             cls, where = None, "catalog"
         elif isinstance(inner, DSSCompareRule):
             cls, where = "dss", "DSS"

@@ -316,3 +316,62 @@ def test_a_classifier_crash_is_indeterminate_never_failed(
     assert sig.subindication is SubIndication.SIG_CONSTRAINTS_FAILURE
     assert sig.integrity is not None and sig.integrity.intact
     assert any("could not be compared (maximum recursion" in r for r in sig.reasons)
+
+
+def _names_update(signed: bytes, tree: str) -> bytes:
+    """A /Stamp comment added with a catalog /Names entry (as Acrobat writes custom stamps:
+    the appearance in the /AP name tree)."""
+    r = _reader(signed)
+    page_ref, page = _page(r)
+    size = int(r.trailer["/Size"])
+    ap = generic.StreamObject(
+        {
+            pdf_name("/Type"): pdf_name("/XObject"),
+            pdf_name("/Subtype"): pdf_name("/Form"),
+            pdf_name("/BBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 9, 9)]),
+        },
+        stream_data=b"0 0 9 9 re f",
+    )
+    ap_ref = generic.IndirectObject(size, 0, r)
+    stamp = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Annot"),
+            pdf_name("/Subtype"): pdf_name("/Stamp"),
+            pdf_name("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (1, 1, 9, 9)]),
+            pdf_name("/AP"): generic.DictionaryObject({pdf_name("/N"): ap_ref}),
+        }
+    )
+    annots = list(page.raw_get("/Annots")) if "/Annots" in page else []
+    page[pdf_name("/Annots")] = generic.ArrayObject(
+        [*annots, generic.IndirectObject(size + 1, 0, r)]
+    )
+    root_ref = r.trailer.raw_get("/Root")
+    root = generic.DictionaryObject(dict(root_ref.get_object().items()))
+    value = ap_ref if tree == "/AP" else _js()
+    root[pdf_name("/Names")] = generic.DictionaryObject(
+        {
+            pdf_name(tree): generic.DictionaryObject(
+                {pdf_name("/Names"): generic.ArrayObject([generic.TextStringObject("x"), value])}
+            )
+        }
+    )
+    return pr.raw_update(
+        signed,
+        {
+            size: pr._serialise(ap),
+            size + 1: pr._serialise(stamp),
+            page_ref.idnum: pr._serialise(page),
+            root_ref.idnum: pr._serialise(root),
+        },
+    )
+
+
+def test_names_for_comments_are_part_of_the_annotation(signed: bytes) -> None:
+    rc = _last(_names_update(signed, "/AP"))
+    assert set(_classes(rc)) == {"annotation"}, rc
+    assert "catalog /Names /AP (named annotation appearances) updated" in _classes(rc)["annotation"]
+
+
+def test_names_with_javascript_are_other(signed: bytes) -> None:
+    rc = _last(_names_update(signed, "/JavaScript"))
+    assert "catalog entry /Names added" in _classes(rc)["other"], rc
