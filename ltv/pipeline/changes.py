@@ -1315,11 +1315,10 @@ def judge(finding: Finding, r: Restrictions) -> Judged:
     if locked and not finding.valid_when_locked:
         names = ", ".join(repr(f) for f in locked)
         return Judged(finding, False, f"FieldMDP lock on field {names}")
-    if p is not None:
-        if p == 1 or (cls == "annotation" and p == 2):
-            return Judged(finding, False, _DOCMDP_TEXT[p])
-        if p >= 2 and cls == "signature" and not finding.valid_when_certifying:
-            return Judged(finding, False, f"{_DOCMDP_TEXT[p]}: no new visible signature fields")
+    if p is not None and (p == 1 or (cls == "annotation" and p == 2)):
+        return Judged(finding, False, _DOCMDP_TEXT[p])
+    # P=2/3 permit signing, new visible signature fields included (as Acrobat; pyHanko's
+    # default is stricter, its ``valid_when_certifying`` is kept in the finding, not enforced)
     return Judged(finding, True, None)
 
 
