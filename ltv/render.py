@@ -1,8 +1,9 @@
 """Rendering of reports: JSON (a pure projection of the dataclasses) and text (rich).
 
 JSON: one object per file; several files → JSON Lines (one object per line).
-Text: per signature, verdict first, then the trusted time and its source, the chain with each
-certificate's revocation outcome, then the reasons and warnings.
+Text: per signature, verdict first, then the trusted time and its source, the changes after
+signing (one line per class and revision), the chain with each certificate's revocation outcome,
+then the reasons and warnings.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import assert_never
 from ltv.report import (
     CertificateReport,
     Indication,
+    ModificationEntry,
     Report,
     RevocationState,
     SignatureReport,
@@ -82,6 +84,20 @@ def _cert_line(c: CertificateReport) -> str:
     )
 
 
+def _modification_line(m: ModificationEntry) -> str:
+    """One line per class and revision: what changed after signing and whether it was allowed."""
+    from rich.markup import escape
+
+    if m.allowed:
+        verdict = "[green]allowed[/green]"
+    elif m.restriction is not None:
+        verdict = f"[red]forbidden by {escape(m.restriction)}[/red]"
+    else:
+        verdict = "[yellow]not explained[/yellow]"
+    details = escape("; ".join(m.details))
+    return f"    changed in revision {m.revision}: {m.cls} ({verdict}) {details}".rstrip()
+
+
 def _signature_block(s: SignatureReport) -> list[str]:
     from rich.markup import escape
 
@@ -102,6 +118,7 @@ def _signature_block(s: SignatureReport) -> list[str]:
             f"    integrity: intact={i.intact} valid={i.valid} coverage={i.coverage} "
             f"modifications={i.modifications}"
         )
+    lines.extend(_modification_line(m) for m in s.modifications)
     if s.timestamp is not None:
         t = s.timestamp
         lines.append(

@@ -24,6 +24,7 @@ __all__ = [
     "Indication",
     "IntegrityReport",
     "Level",
+    "ModificationEntry",
     "Modifications",
     "NetworkReport",
     "PolicyRef",
@@ -319,6 +320,41 @@ class IntegrityReport:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ModificationEntry:
+    """One class of change in one revision after the signed one (docs/decisions.md,
+    "Modification analysis")."""
+
+    cls: Literal[
+        "none",
+        "dss",
+        "timestamp",
+        "signature",
+        "form-fill",
+        "annotation",
+        "metadata",
+        "structural",
+        "other",
+    ]
+    revision: int
+    """The revision that shows the change (0-based, as ``SignatureReport.revision``)."""
+    allowed: bool
+    """False when the signer forbade it (``restriction`` names how) or when it is ``other``."""
+    details: tuple[str, ...]
+    """What changed: object, key, page."""
+    restriction: str | None = None
+    """The DocMDP/FieldMDP/Lock restriction the change breaks, if any."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "class": self.cls,
+            "revision": self.revision,
+            "allowed": self.allowed,
+            "details": list(self.details),
+            "restriction": self.restriction,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class TimestampReport:
     """An RFC 3161 token: the signature timestamp, or the token of a document timestamp."""
 
@@ -453,6 +489,8 @@ class SignatureReport:
     certificate of the signer's chain and of its timestamp's TSA chain (below the anchors).
     ``None`` when the chain could not be built, so the certificates are not known."""
     qualification: QualificationReport | None = None  # trustlists: set with a trust store
+    modifications: tuple[ModificationEntry, ...] = ()
+    """Every change after the signed revision, one entry per class and revision."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -467,6 +505,7 @@ class SignatureReport:
             "ltv_enabled": self.ltv_enabled,
             "signer": None if self.signer is None else self.signer.to_dict(),
             "integrity": None if self.integrity is None else self.integrity.to_dict(),
+            "modifications": [m.to_dict() for m in self.modifications],
             "timestamp": None if self.timestamp is None else self.timestamp.to_dict(),
             "validation_time": rfc3339(self.validation_time),
             "validation_time_source": str(self.validation_time_source),

@@ -1,4 +1,8 @@
-"""The difference-analysis policy of the integrity stage: pyHanko's default, VRI-tolerant.
+"""The difference-analysis rules of stage 2b: pyHanko's default policy, VRI-tolerant.
+
+``ltv.pipeline.changes`` runs these rules one by one (and its own after them) to classify each
+revision after a signature; ``ltv_diff_policy`` stays rule for rule pyHanko's default so that
+a pyHanko upgrade that changes the default shows up in its guard test.
 
 pyHanko's ``DEFAULT_DIFF_POLICY`` (pyhanko/sign/diff_analysis/policies.py, pyHanko 0.38) is
 rebuilt rule for rule, with one change: its ``DSSCompareRule`` treats any change to, or the
@@ -140,6 +144,12 @@ class VriTolerantDSSCompareRule(DSSCompareRule):
         unchanged ones: every entry of the new /VRI that is not unchanged — new *or* modified —
         then gets pyHanko's full structural check for new entries."""
         unchanged = generic.DictionaryObject()  # type: ignore[no-untyped-call]
+        if isinstance(new_vri.raw_get("/Type") if "/Type" in new_vri else None, generic.NameObject):
+            # a /Type name in the /VRI dictionary itself (Adobe writes /Type /VRI): not an
+            # entry, and harmless (ISO 32000-2 §12.8.4.4 defines only the hash keys)
+            new_vri = generic.DictionaryObject(  # type: ignore[no-untyped-call]
+                {k: new_vri.raw_get(k) for k in new_vri if k != "/Type"}
+            )
         for key in old_vri:
             old_value = old_vri.raw_get(key)
             try:

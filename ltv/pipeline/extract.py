@@ -98,6 +98,9 @@ class Extracted:
     repaired: ScanIndex | None = None
     """Set when the cross-reference structure was damaged and located by scanning; its
     ``repairs`` keep growing while objects are read (report them after the last stage)."""
+    unexplained: list[str] = field(default_factory=list)
+    """Content a repairing viewer would read that no cross-reference section explains
+    (ltv.pipeline.hidden): a change after every signature that no rule explains."""
     """Signature fields with an unparsable value, in field order."""
 
     @property
@@ -288,6 +291,17 @@ def _field_kind(sig_field: Any) -> Literal["signature", "document-timestamp"]:
     return "signature"
 
 
+def _unexplained(stream: BinaryIO, reader: Any, repaired: ScanIndex | None) -> list[str]:
+    from ltv.pipeline.hidden import unexplained_content
+
+    try:
+        return unexplained_content(stream, reader, repaired)
+    except Exception as err:  # a structure too broken to compare: say so, never pass silently
+        from ltv._boundary import describe
+
+        return [f"the file's structure could not be checked for hidden content ({describe(err)})"]
+
+
 def extract(data: bytes | BinaryIO) -> Extracted:
     """Parse the PDF and collect everything the later stages need (InputError if unreadable).
 
@@ -437,4 +451,5 @@ def extract(data: bytes | BinaryIO) -> Extracted:
         warnings=warnings,
         broken=broken,
         repaired=repaired,
+        unexplained=_unexplained(stream, reader, repaired),
     )

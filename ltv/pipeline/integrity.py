@@ -7,30 +7,33 @@ Spec steps:
   signature verifies under the signer's public key (``valid``).
 - ETSI EN 319 142-1 §5.1 / ISO 32000-2 §12.8.1: a PAdES signature is detached; encapsulated
   content is a FORMAT_FAILURE.
-- ISO 32000-2 §12.8.2.2 (DocMDP) and pyHanko's difference analysis: incremental updates after
-  the signed revision are classified NONE / FORM_FILLING / ANNOTATIONS / OTHER (DSS updates and
-  document timestamps — pyHanko's LTA_UPDATES — count as NONE). The policy is pyHanko's
-  default except that an existing /VRI entry may be modified or removed by a later DSS update
-  (ETSI EN 319 142-1 §5.4.2.3: VRI is optional; ltv reads evidence from every revision): see
-  ``ltv.pipeline.diff_policy``. Such a change is reported as a warning.
+- (2b) ISO 32000-2 §12.8.2.2-4 (DocMDP, FieldMDP, /Lock): every later revision is classified
+  (``ltv.pipeline.changes``: dss, timestamp, signature, form-fill, annotation, metadata,
+  structural, other) and judged by what the signer allowed — forbidden → FAILED /
+  FORMAT_FAILURE here; ``other`` with no DocMDP → INDETERMINATE (``ltv.pipeline.verdict``);
+  signature / form-fill / annotation → warnings. Decision table: docs/decisions.md D13. The
+  DSS rule is pyHanko's, VRI-tolerant (``ltv.pipeline.diff_policy``): an existing /VRI entry
+  modified or removed by a later DSS update is a warning.
 - For a document timestamp (ETSI EN 319 142-1 §5.4; RFC 3161 §2.4.2) ``intact`` means the
   TSTInfo messageImprint equals the ByteRange digest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
-from ltv.report import Coverage, IntegrityReport, Modifications, SubIndication
+from ltv.pipeline.changes import Restrictions
+from ltv.report import Coverage, IntegrityReport, ModificationEntry, Modifications, SubIndication
 
 if TYPE_CHECKING:
     from asn1crypto import cms, x509
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
     from ltv.pipeline.extract import ExtractedSignature
     from ltv.tst import TokenCheck
 
-__all__ = ["IntegrityResult", "check_integrity"]
+__all__ = ["IntegrityResult", "ModificationResult", "check_integrity"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +46,8 @@ class IntegrityResult:
     """Tolerated findings for the signature's report (e.g. a VRI entry changed later)."""
     md_algorithm: str | None = None
     signature_mechanism: str | None = None
+    modifications: ModificationResult = field(default_factory=lambda: ModificationResult())
+    """Stage 2b (changes after signing); its ``failed`` effect is ``failure`` above."""
 
 
 def from_pyhanko(sub: object) -> SubIndication | None:
@@ -66,22 +71,116 @@ def _coverage(level: object) -> Coverage:
     return Coverage.PARTIAL
 
 
-def _modifications(diff_result: object) -> tuple[Modifications, list[str]]:
-    from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
+@dataclass(frozen=True, kw_only=True)
+class ModificationResult:
+    """Stage 2b: every change after the signed revision, classified and judged
+    (``ltv.pipeline.changes``; decision table in docs/decisions.md, "Modification analysis")."""
 
-    if not isinstance(diff_result, DiffResult):
-        detail = " ".join(str(diff_result).split()) if diff_result is not None else ""
-        return Modifications.OTHER, [f"suspicious modification after signing: {detail}".strip()]
-    level = diff_result.modification_level
-    if level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES):
-        return Modifications.NONE, []
-    if level == ModificationLevel.FORM_FILLING:
-        return Modifications.FORM_FILLING, []
-    if level == ModificationLevel.ANNOTATIONS:
-        return Modifications.ANNOTATIONS, []
-    return Modifications.OTHER, [
-        "changes after signing that are neither form filling nor annotations"
-    ]
+    classes: tuple[ModificationEntry, ...] = ()
+    effect: Literal["none", "warn", "indeterminate", "failed"] = "none"
+    """none: no effect · warn: passes, with ``warnings`` naming the changes · indeterminate:
+    a change no rule explains (INDETERMINATE / SIG_CONSTRAINTS_FAILURE) · failed: a change the
+    signer forbade (TOTAL-FAILED / FORMAT_FAILURE)."""
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    level: Modifications = Modifications.NONE
+    """The pyHanko-style summary kept in ``integrity.modifications``."""
+    docmdp_ok: bool | None = True
+
+
+def _restrictions(emb: EmbeddedPdfSignature) -> Restrictions:
+    """DocMDP P (the signature's transform, else its field's /Lock /P) and the FieldMDP lock
+    (the signature's transform, else its field's /Lock: ISO 32000-2 §12.7.5.5)."""
+    from pyhanko.sign.fields import FieldMDPSpec
+
+    p = emb.docmdp_level
+    spec = emb.fieldmdp
+    if spec is None:
+        try:
+            lock = emb.sig_field["/Lock"]
+        except KeyError:
+            lock = None
+        if lock is not None:
+            spec = FieldMDPSpec.from_pdf_object(lock)
+    return Restrictions(
+        docmdp=None if p is None else int(p.value),
+        locked=None if spec is None else spec.is_locked,
+    )
+
+
+def _modifications(emb: EmbeddedPdfSignature, coverage: Coverage) -> ModificationResult:
+    """Classify each later revision and judge it by what the signer allowed."""
+    from ltv.pipeline.changes import classify, effect_of, judge
+
+    if coverage is Coverage.ENTIRE_FILE:
+        return ModificationResult()  # nothing after it
+    if coverage is Coverage.PARTIAL:  # a ByteRange ltv rejects anyway: nothing to compare
+        return ModificationResult(level=Modifications.OTHER, docmdp_ok=None)
+    restrictions = _restrictions(emb)  # a malformed DocMDP/FieldMDP: the caller's FORMAT_FAILURE
+    try:
+        revisions = classify(emb.reader, emb.signed_revision)
+    except Exception as err:  # a file no rule can walk: say so, never claim it was forbidden
+        why = " ".join(str(err).split())[:200] or type(err).__name__
+        entry = ModificationEntry(
+            cls="other",
+            revision=emb.signed_revision + 1,
+            allowed=False,
+            details=(f"later revisions could not be compared: {why}",),
+        )
+        return ModificationResult(
+            classes=(entry,),
+            effect="indeterminate",
+            reasons=(
+                "changed after signing in a way ltv cannot judge harmless: later revisions "
+                f"could not be compared ({why}); the signed revision itself is intact",
+            ),
+            level=Modifications.OTHER,
+            docmdp_ok=None,
+        )
+    judged = [judge(f, restrictions) for rc in revisions for f in rc.findings]
+    entries = tuple(
+        ModificationEntry(
+            cls=j.finding.cls,
+            revision=j.finding.revision,
+            allowed=j.allowed,
+            details=j.finding.details,
+            restriction=j.restriction,
+        )
+        for j in judged
+    )
+    effect = effect_of(judged)
+    reasons: list[str] = []
+    warnings = [n for rc in revisions for n in rc.notes]
+    for j in judged:
+        what = f"revision {j.finding.revision}: {j.finding.cls} ({'; '.join(j.finding.details)})"
+        if j.restriction is not None:
+            reasons.append(f"changed after signing against {j.restriction}: {what}")
+        elif j.finding.cls == "other":
+            if effect == "indeterminate":
+                reasons.append(
+                    f"changed after signing in a way ltv cannot judge harmless: {what}; "
+                    "the signed revision itself is intact"
+                )
+        elif j.finding.cls in ("signature", "form-fill", "annotation"):
+            warnings.append(f"the document was changed after signing: {what}")
+    classes = {j.finding.cls for j in judged}
+    level = (
+        Modifications.OTHER
+        if "other" in classes
+        else Modifications.ANNOTATIONS
+        if "annotation" in classes
+        else Modifications.FORM_FILLING
+        if classes & {"signature", "form-fill"}
+        else Modifications.NONE
+    )
+    return ModificationResult(
+        classes=entries,
+        effect=effect,
+        reasons=tuple(reasons),
+        warnings=tuple(warnings),
+        level=level,
+        docmdp_ok=effect != "failed",
+    )
 
 
 def _check_signature_value(
@@ -145,11 +244,7 @@ def check_integrity(sig: ExtractedSignature, *, token: TokenCheck | None = None)
 
     ``token``: for a document timestamp, its already computed :func:`ltv.tst.check_token`."""
     from asn1crypto import core
-    from pyhanko.sign.diff_analysis import DiffResult
     from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko.sign.validation.status import SignatureCoverageLevel  # noqa: F401
-
-    from ltv.pipeline.diff_policy import ltv_diff_policy
 
     emb = sig.embedded
     reasons: list[str] = []
@@ -171,7 +266,6 @@ def check_integrity(sig: ExtractedSignature, *, token: TokenCheck | None = None)
             signature_mechanism=mechanism,
         )
 
-    diff_error: str | None = None
     # ISO 32000-2 §12.8.1: a well-formed ByteRange has four non-negative integers
     br = list(emb.byte_range)
     if len(br) != 4 or any((not isinstance(x, int)) or x < 0 for x in br):
@@ -191,26 +285,24 @@ def check_integrity(sig: ExtractedSignature, *, token: TokenCheck | None = None)
         )
 
     try:
-        diff_policy, dss_rule = ltv_diff_policy()
-        emb.compute_integrity_info(diff_policy=diff_policy)  # type: ignore[no-untyped-call]
+        emb.compute_integrity_info(skip_diff=True)  # type: ignore[no-untyped-call]
         coverage = _coverage(emb.coverage)
-        modifications, mod_reasons = _modifications(emb.diff_result)
-        reasons.extend(mod_reasons)
-        if isinstance(emb.diff_result, DiffResult):  # tolerated only if the review passed
-            warnings.extend(c.warning() for c in dss_rule.changes)
-        docmdp_ok = emb.summarise_integrity_info().get("docmdp_ok")
+        # (2b) changes after signing, judged by what the signer allowed
+        mods = _modifications(emb, coverage)
+        warnings.extend(mods.warnings)
     except Exception as err:  # pyHanko raises assorted errors on malformed files
-        # the changes after signing could not be analysed; the signed bytes themselves are still
-        # checked below (a plain digest comparison: never "altered" by default), and what cannot
-        # be told about later changes makes the verdict INDETERMINATE, never TOTAL-FAILED
+        # the structure around the signature could not be analysed; the signed bytes themselves
+        # are still checked below (a plain digest comparison: never "altered" by default), and
+        # what cannot be told about later changes is INDETERMINATE, never TOTAL-FAILED
         msg = getattr(err, "failure_message", None) or " ".join(str(err).split())
-        diff_error = f"changes after signing could not be analysed ({msg or type(err).__name__})"
+        why = f"changes after signing could not be analysed ({msg or type(err).__name__})"
         try:
             coverage = _coverage(emb.evaluate_signature_coverage())
         except Exception:
             coverage = Coverage.PARTIAL
-        modifications, docmdp_ok = Modifications.OTHER, None
-        reasons.append(diff_error)
+        mods = ModificationResult(
+            effect="indeterminate", reasons=(why,), level=Modifications.OTHER, docmdp_ok=None
+        )
 
     signed_data = emb.signed_data
     eci = signed_data["encap_content_info"]
@@ -241,17 +333,15 @@ def check_integrity(sig: ExtractedSignature, *, token: TokenCheck | None = None)
                         intact=True,
                         valid=False,
                         coverage=coverage,
-                        modifications=modifications,
-                        docmdp_ok=docmdp_ok,
+                        modifications=mods.level,
+                        docmdp_ok=mods.docmdp_ok,
                     ),
                     failure=SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-                    reasons=(
-                        *reasons,
-                        f"the signature value cannot be checked: {key_problem}",
-                    ),
+                    reasons=(*reasons, f"the signature value cannot be checked: {key_problem}"),
                     warnings=tuple(warnings),
                     md_algorithm=md_algorithm,
                     signature_mechanism=mechanism,
+                    modifications=mods,
                 )
         else:
             # RFC 3161 §2.4.2: messageImprint == H(ByteRange content); RFC 5652 §11.2 + §5.6:
@@ -290,25 +380,24 @@ def check_integrity(sig: ExtractedSignature, *, token: TokenCheck | None = None)
         reasons.append("the signed bytes were changed: digest over /ByteRange does not match")
     elif not valid:
         failure = SubIndication.SIG_CRYPTO_FAILURE
-        if not reasons or diff_error in reasons:
+        if not reasons or set(reasons) <= set(mods.reasons):
             reasons.append("the CMS signature value does not verify under the signer's key")
-    elif diff_error is not None:
-        failure = SubIndication.SIG_CONSTRAINTS_FAILURE  # INDETERMINATE: cannot tell
-    elif modifications is Modifications.OTHER or docmdp_ok is False:
+    elif mods.effect == "failed":
+        # what the signer forbade was done anyway (ISO 32000-2 §12.8.2.2-4)
         failure = SubIndication.FORMAT_FAILURE
-        if docmdp_ok is False and modifications is not Modifications.OTHER:
-            reasons.append("changes after signing exceed what the signature's DocMDP allows")
+        reasons.extend(mods.reasons)
     return IntegrityResult(
         report=IntegrityReport(
             intact=intact,
             valid=valid,
             coverage=coverage,
-            modifications=modifications,
-            docmdp_ok=docmdp_ok,
+            modifications=mods.level,
+            docmdp_ok=mods.docmdp_ok,
         ),
         failure=failure,
         reasons=tuple(reasons),
         warnings=tuple(warnings),
         md_algorithm=md_algorithm,
         signature_mechanism=mechanism,
+        modifications=mods,
     )

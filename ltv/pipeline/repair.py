@@ -29,7 +29,6 @@ from typing import Any, BinaryIO
 
 __all__ = ["ScanIndex", "open_tolerant"]
 
-_OBJ = re.compile(rb"(?<![0-9])(\d{1,10})[ \t\r\n\f\0]+(\d{1,5})[ \t\r\n\f\0]+obj(?![A-Za-z])")
 _XREF_TABLE = re.compile(rb"(?:^|(?<=[\r\n]))xref[ \t]*[\r\n]+[ \t]*\d+[ \t]+\d+")
 _EOF = re.compile(rb"startxref[ \t\r\n]+(\d{1,12})[ \t\r\n]*%%EOF")
 _XREF_TYPE = re.compile(rb"/Type[ \t\r\n]*/XRef(?![A-Za-z])")
@@ -49,14 +48,16 @@ class ScanIndex:
 
     @classmethod
     def scan(cls, data: bytes | Any) -> ScanIndex:
+        from ltv.pipeline.hidden import find_headers
+
         index = cls()
-        for m in _OBJ.finditer(data):
-            key = (int(m.group(1)), int(m.group(2)))
-            index.objects.setdefault(key, []).append(m.start())
-            head = data[m.end() : m.end() + 512]
+        for idnum, generation, offset in find_headers(data):
+            index.objects.setdefault((idnum, generation), []).append(offset)
+            end = data.find(b"obj", offset) + 3
+            head = data[end : end + 512]
             cut = head.find(b"stream")
             if _XREF_TYPE.search(head if cut < 0 else head[:cut]):
-                index.sections.append(m.start())
+                index.sections.append(offset)
         index.sections.extend(m.start() for m in _XREF_TABLE.finditer(data))
         index.sections.sort()
         index.eofs = [(m.start(), int(m.group(1)), m.end()) for m in _EOF.finditer(data)]

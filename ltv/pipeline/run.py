@@ -185,6 +185,31 @@ def _signature_facts(
     )
 
 
+def _with_unexplained(sig: SignatureFacts, found: list[str], revisions: int) -> SignatureFacts:
+    """Content outside every revision is a change after *every* signature that no rule
+    explains (ltv.pipeline.hidden): class ``other``; the verdict cannot be TOTAL-PASSED."""
+    import dataclasses
+
+    from ltv.report import ModificationEntry, Modifications
+
+    integ = sig.integrity
+    mods = integ.modifications
+    entry = ModificationEntry(cls="other", revision=revisions, allowed=False, details=tuple(found))
+    reason = "changed after signing in a way ltv cannot judge harmless: " + "; ".join(found)
+    effect = mods.effect if mods.effect == "failed" else "indeterminate"
+    mods = dataclasses.replace(
+        mods,
+        classes=(*mods.classes, entry),
+        effect=effect,
+        reasons=(*mods.reasons, reason),
+        level=Modifications.OTHER,
+    )
+    report = dataclasses.replace(integ.report, modifications=Modifications.OTHER)
+    return dataclasses.replace(
+        sig, integrity=dataclasses.replace(integ, modifications=mods, report=report)
+    )
+
+
 def examine(data: bytes | BinaryIO) -> DocumentFacts:
     """Stages 1-3a. :class:`~ltv.errors.InputError` when the file cannot be read as a PDF at
     all; a signature that cannot be processed is a broken signature in the facts."""
@@ -210,10 +235,12 @@ def examine(data: bytes | BinaryIO) -> DocumentFacts:
                     revision=sig.revision,
                 )
             )
+    if ex.unexplained:
+        signatures = [_with_unexplained(s, ex.unexplained, ex.revisions) for s in signatures]
     signatures.extend(
         _broken_facts(b.field, b.kind, b.reason, unsupported=b.unsupported) for b in ex.broken
     )
-    warnings = list(ex.warnings)
+    warnings = [*ex.warnings, *ex.unexplained]
     if ex.repaired is not None:
         repairs = list(dict.fromkeys(ex.repaired.repairs))
         shown = "; ".join(repairs[:3]) + (
@@ -616,6 +643,7 @@ class _Judge:
             chain_reason=chain_reason,
             certs=_cert_statuses(tsa.reports),  # type: ignore[arg-type]
             revocation_required=self.policy.tsa_revocation_required,
+            modifications=integ.modifications,
         )
         d = decide(facts)
         trusted = d.indication is Indication.TOTAL_PASSED and token.trusted and not tsa.revoked
@@ -634,6 +662,7 @@ class _Judge:
             validation_time_source=facts.time_source,
             chain=tsa.reports,
             revision=doc.revision,
+            modifications=integ.modifications.classes,
             ltv_enabled=tsa.has_data if token.chain and token.chain.problem is None else None,
         )
         return report, (token.gen_time if trusted else None), tsa.has_data
@@ -701,6 +730,7 @@ class _Judge:
                 reasons=(
                     *integ.reasons,
                     f"signing certificate not identified: {sig.signer_problem}",
+                    *(() if integ.failure else integ.modifications.reasons),
                 ),
                 level=None,
                 signer=None,
@@ -711,6 +741,7 @@ class _Judge:
                 chain=(),
                 warnings=tuple(warnings),
                 revision=sig.revision,
+                modifications=integ.modifications.classes,
             )
         signer_cert = self.certs.get(sig.signer_cert)
         services: list[tuple[x509.Certificate, TrustServiceRef]] = []
@@ -753,6 +784,7 @@ class _Judge:
                 certs=_cert_statuses(checked.reports),  # type: ignore[arg-type]
                 level=level,
                 min_level=policy.min_level,
+                modifications=integ.modifications,
             )
         )
         reasons = d.reasons
@@ -793,6 +825,7 @@ class _Judge:
             revision=sig.revision,
             ltv_enabled=_ltv_enabled(chain, checked, tsa_data, bool(sig.tokens)),
             qualification=qualification,
+            modifications=integ.modifications.classes,
         )
 
     @staticmethod
@@ -861,6 +894,7 @@ class _Judge:
             indication=Indication.INDETERMINATE,
             subindication=SubIndication.GENERIC,
             reasons=(f"could not be evaluated: {library} failed on this signature's data ({why})",),
+            modifications=sig.integrity.modifications.classes,
             level=None,
             signer=None,
             integrity=sig.integrity.report,

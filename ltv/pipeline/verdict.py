@@ -10,7 +10,12 @@ Order of the checks follows ETSI EN 319 102-1:
   when a timestamp orders the events, else INDETERMINATE/REVOKED_NO_POE (REVOKED_CA_NO_POE for
   a CA); 'unknown' → INDETERMINATE ("responder says unknown"); no usable evidence →
   INDETERMINATE/TRY_LATER (§5.2.5);
-- policy constraints (minimum level) → INDETERMINATE/SIG_CONSTRAINTS_FAILURE.
+- policy constraints (minimum level) → INDETERMINATE/SIG_CONSTRAINTS_FAILURE;
+- changes after signing (stage 2b, docs/decisions.md "Modification analysis"): forbidden by
+  the signer → integrity failure above (TOTAL-FAILED/FORMAT_FAILURE); a change no rule
+  explains → INDETERMINATE/SIG_CONSTRAINTS_FAILURE (§5.2.8: the signature does not meet the
+  constraint "no unexplained change after signing"), its reason added to any other
+  non-passing verdict; permitted form filling, signing, annotations → a warning.
 PAdES levels per ETSI EN 319 142-1 §6.
 """
 
@@ -18,8 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ltv.report import Indication, Level, RevocationState, SubIndication, TimeSource
+
+if TYPE_CHECKING:
+    from ltv.pipeline.integrity import ModificationResult
 
 __all__ = ["Decision", "Facts", "decide", "indication_for"]
 
@@ -63,6 +72,8 @@ class Facts:
     """False for TSA chains under a lenient policy: missing evidence is only a warning."""
     level: Level | None = None
     min_level: Level | None = None
+    modifications: ModificationResult | None = None
+    """Stage 2b (changes after signing). A ``failed`` effect arrives as integrity_failure."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +85,28 @@ class Decision:
 
 
 def decide(f: Facts) -> Decision:
+    d = _decide(f)
+    mods = f.modifications
+    if mods is None or mods.effect != "indeterminate" or f.integrity_failure is not None:
+        return d
+    # a change no rule explains: never TOTAL-PASSED (shadow / incremental-saving attacks live
+    # here), never TOTAL-FAILED (the signed revision is intact); named in any case
+    if d.indication is Indication.TOTAL_PASSED:
+        return Decision(
+            indication=Indication.INDETERMINATE,
+            subindication=SubIndication.SIG_CONSTRAINTS_FAILURE,
+            reasons=mods.reasons,
+            warnings=d.warnings,
+        )
+    return Decision(
+        indication=d.indication,
+        subindication=d.subindication,
+        reasons=(*d.reasons, *mods.reasons),
+        warnings=d.warnings,
+    )
+
+
+def _decide(f: Facts) -> Decision:
     warnings: list[str] = []
     # §5.2.7 cryptographic verification / format
     if f.integrity_failure is not None:

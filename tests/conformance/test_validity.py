@@ -49,13 +49,8 @@ VALID: dict[str, str] = {
     "pades/dss_doc-firmado-LT.pdf": "PAdES-BASELINE-LT with the test's anchor",
 }
 
-PENDING: dict[str, str] = {
-    # modification analysis by what the signer allowed (issue 8): these are TOTAL-FAILED today
-    # for changes after signing that are not forbidden
-    "pades/dss_adbe_crl_signed.pdf": "a DSS update with an odd VRI /Type counted as forbidden",
-    "pades/dss_DSS-2821.pdf": "a /StructTreeRoot change after signing counted as forbidden",
-    "pades/dss_Signature-P-DE_SCI-4.pdf": "a /Resources change after signing counted as forbidden",
-}
+PENDING: dict[str, str] = {}
+"""Entries that still fail, with the reason (none left)."""
 
 
 def _entries() -> dict[str, dict[str, object]]:
