@@ -20,6 +20,8 @@ from samples.make_samples import make_unsigned_pdf
 from samples.pki.server import PkiServer
 
 PASS_ENV = "LTV_TEST_P12_PASS"  # noqa: S105 - the *name* of an env var
+TRUST = ["--trust", str(pki.ROOT_CERT), "--trust", str(pki.TSA_ROOT_CERT)]
+"""What extend verifies against first."""
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -222,8 +224,7 @@ def test_extend_twice(capsys: pytest.CaptureFixture[str], unsigned: Path, net: l
     for src, dst in ((lta, ext1), (ext1, ext2)):
         original = src.read_bytes()
         code, stdout, err = run(
-            capsys, "extend", str(src), str(dst), "--tsa", pki.TSA_URL,
-            "--trust", str(pki.TSA_ROOT_CERT), *net,
+            capsys, "extend", str(src), str(dst), "--tsa", pki.TSA_URL, *TRUST, *net,
         )  # fmt: skip
         assert code == 0, err
         assert stdout.startswith(f"extended {dst}")
@@ -243,7 +244,7 @@ def test_extend_refuses_b_b(
     bb = unsigned.with_name("bb.pdf")
     assert run(capsys, "sign", str(unsigned), str(bb), "--level", "B-B", *p12())[0] == 0
     out = unsigned.with_name("x.pdf")
-    code, _, err = run(capsys, "extend", str(bb), str(out), "--tsa", pki.TSA_URL, *net)
+    code, _, err = run(capsys, "extend", str(bb), str(out), "--tsa", pki.TSA_URL, *TRUST, *net)
     assert code == 4 and "no DSS" in err
     assert not out.exists()
 
@@ -368,7 +369,7 @@ def test_sign_without_chain_fetches_the_tsa_ca_from_ca_issuers(
     ]
     # and the result renews without --chain as well (the DSS now holds tsa-root)
     renewed = unsigned.with_name(f"renewed-{level}.pdf")
-    code, _, err = run(capsys, "extend", str(out), str(renewed), "--tsa", pki.TSA_URL, *net)
+    code, _, err = run(capsys, "extend", str(out), str(renewed), "--tsa", pki.TSA_URL, *TRUST, *net)
     assert code == 0, err
     assert len(pki_server.log.matching(method="GET", path_prefix="/ltv/certs/")) == 1
 
