@@ -19,10 +19,10 @@ are PEM text (:func:`to_pem`).
 
 >>> from samples import pki
 >>> [subject(c) for c in load_certificates([pki.SIGNER_GOOD_CERT, pki.INTERM_CERT])]
-['CN=Signer Good,O=ltv sample PKI,C=ZZ', 'CN=ltv Sample Intermediate CA,O=ltv sample PKI,C=ZZ']
+['CN=Signer Good,OU=Signers,O=ltv sample PKI,C=ZZ', 'CN=ltv Sample Intermediate CA,O=ltv sample PKI,C=ZZ']
 >>> bundle = load_pkcs12(pki.SIGNER_GOOD_P12, pki.P12_PASSPHRASE)
 >>> subject(bundle.cert), len(bundle.chain)
-('CN=Signer Good,O=ltv sample PKI,C=ZZ', 2)
+('CN=Signer Good,OU=Signers,O=ltv sample PKI,C=ZZ', 2)
 >>> load_certificates(b"not a certificate")
 Traceback (most recent call last):
 ltv.errors.InputError: <bytes>: not a certificate (PEM, DER or PKCS#7 expected)

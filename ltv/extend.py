@@ -73,7 +73,23 @@ __all__ = ["ExtendResult", "Extender"]
 
 @dataclass(frozen=True, kw_only=True)
 class ExtendResult:
-    """What :meth:`Extender.extend_to` did (plain values)."""
+    """What :meth:`Extender.extend_to` did (plain values).
+
+    >>> import io
+    >>> from samples import pki
+    >>> from samples.pki.server import PkiServer
+    >>> from ltv import HttpClient, Signer, SigningPolicy
+    >>> with PkiServer() as server:
+    ...     net = HttpClient(connect_to=server.connect_to)
+    ...     signer = Signer.from_pkcs12(pki.SIGNER_GOOD_P12, pki.P12_PASSPHRASE, network=net,
+    ...                                 policy=SigningPolicy(level="B-T", tsa_url=pki.TSA_URL))
+    ...     b_t = signer.sign("samples/unsigned.pdf")
+    ...     extender = Extender(tsa_url=pki.TSA_URL, network=net, add_evidence=True,
+    ...                         trust=[pki.ROOT_CERT, pki.TSA_ROOT_CERT])
+    ...     result = extender.extend_to(b_t, io.BytesIO())
+    >>> result.evidence_added, result.verdict
+    (('Signature1',), 'INDETERMINATE -> TOTAL-PASSED')
+    """
 
     output: str | None
     """The path written (``None`` for a file object)."""
@@ -130,6 +146,12 @@ class Extender:
     :param force: renew even when the verification fails (say so loudly).
     :param policy: the validation policy of the verification (default: offline, ``trust`` for
         signers and TSAs).
+
+    >>> from samples import pki
+    >>> extender = Extender(tsa_url=pki.TSA_URL, trust=[pki.ROOT_CERT, pki.TSA_ROOT_CERT])
+    >>> extender.extend(open("samples/tampered-after-signing.pdf", "rb"))
+    Traceback (most recent call last):
+    ltv.errors.SigningError: refusing to extend: signature 'Signature1' is TOTAL-FAILED ...
     """
 
     def __init__(
@@ -176,6 +198,20 @@ class Extender:
         self._extra = load_certificates(chain)
         self._anchors = [] if store is None else store.asn1()
         self._tsa = TsaClient(tsa_url)
+
+    def with_options(
+        self, *, add_evidence: bool | None = None, force: bool | None = None
+    ) -> Extender:
+        """The same Extender (network, TSA knowledge, trust) with other options."""
+        other = object.__new__(Extender)
+        other.__dict__.update(self.__dict__)
+        if add_evidence is not None:
+            other.add_evidence = add_evidence
+        if force is not None:
+            if not force and other.policy is None:
+                raise UsageError("extend verifies the document first: it needs trust anchors")
+            other.force = force
+        return other
 
     # -- public --------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ naming the path, and leaves no partial or temporary file.
 ['out.pdf']
 >>> AtomicOutput(d / "missing" / "out.pdf")
 Traceback (most recent call last):
-ltv.errors.InputError: output directory ... does not exist
+ltv.pdfio.OutputError: output directory ... does not exist
 """
 
 from __future__ import annotations

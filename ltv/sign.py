@@ -32,7 +32,7 @@ its TSA (token size, so no size-estimating round trip).
 ...                             policy=SigningPolicy(level="B-B"))
 >>> signed = signer.sign(make_unsigned_pdf(), field="Approval", reason="Approved")
 >>> signed.startswith(make_unsigned_pdf()), signer.subject
-(True, 'CN=Signer Good,O=ltv sample PKI,C=ZZ')
+(True, 'CN=Signer Good,OU=Signers,O=ltv sample PKI,C=ZZ')
 """
 
 from __future__ import annotations
@@ -212,7 +212,17 @@ class VisibleSignature:
 
 @dataclass(frozen=True, kw_only=True)
 class SignResult:
-    """What :meth:`Signer.sign_to` wrote (plain values)."""
+    """What :meth:`Signer.sign_to` wrote (plain values).
+
+    >>> import tempfile, pathlib
+    >>> from samples import pki
+    >>> signer = Signer.from_pkcs12(pki.SIGNER_GOOD_P12, pki.P12_PASSPHRASE,
+    ...                             policy=SigningPolicy(level="B-B"))
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "signed.pdf"
+    >>> result = signer.sign_to("samples/unsigned.pdf", out, field="Approval")
+    >>> result.level, result.field, result.size == out.stat().st_size, result.requests
+    (<PadesLevel.B_B: 'B-B'>, 'Approval', True, ())
+    """
 
     output: str | None
     """The path written (``None`` for a file object)."""
@@ -403,7 +413,7 @@ class Signer:
     >>> from samples import pki
     >>> Signer(key=pki.SIGNER_GOOD_KEY, cert=pki.SIGNER_GOOD_CERT,
     ...        policy=SigningPolicy(level="B-B")).subject
-    'CN=Signer Good,O=ltv sample PKI,C=ZZ'
+    'CN=Signer Good,OU=Signers,O=ltv sample PKI,C=ZZ'
     """
 
     def __init__(

@@ -116,7 +116,20 @@ class CachedEvidence:
 
 @dataclass(frozen=True, kw_only=True)
 class CacheEntry:
-    """One entry as :meth:`EvidenceCache.entries` reports it (e.g. a server's health page)."""
+    """One entry as :meth:`EvidenceCache.entries` reports it (e.g. a server's health page).
+
+    >>> from datetime import UTC, datetime, timedelta
+    >>> t = datetime(2026, 5, 1, tzinfo=UTC)
+    >>> record = CachedEvidence(key="k", kind="ocsp", subject="CN=Example", serial="1f", url=None,
+    ...                         this_update=t, next_update=t + timedelta(days=1), fetched_at=t,
+    ...                         der=b"...")
+    >>> cache = EvidenceCache(margin=timedelta(minutes=5))
+    >>> cache.get("k", t, lambda: (record, "value"), revive=lambda r: None)
+    'value'
+    >>> entry = cache.entries()[0]
+    >>> entry.subject, entry.lapses_at.isoformat(), entry.refresh_at.isoformat()
+    ('CN=Example', '2026-05-01T23:55:00+00:00', '2026-05-01T18:00:00+00:00')
+    """
 
     key: str
     kind: str
@@ -159,6 +172,12 @@ class EvidenceCache:
     :param refresh_ahead: fraction of the validity window left at which a use triggers a
         background refresh (``0`` disables background refresh).
     :param clock: "now" for background refreshes.
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "evidence.sqlite"
+    >>> with EvidenceCache(path) as cache:              # survives restarts
+    ...     cache.fetches, cache.issuer_fetches, cache.entries()
+    (0, 0, [])
     """
 
     def __init__(
