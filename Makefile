@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ltv-installed
 
-.PHONY: demo test lint typecheck pytest install bench constraints clean
+.PHONY: demo test lint typecheck pytest install bench constraints clean sysdeps
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
+
+# Debian packages some tests use (they skip with a reason without them): poppler-utils
+# (pdftoppm renders visible signatures). Installed only when running as root and missing.
+SYSDEPS := poppler-utils
+sysdeps:
+	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "sysdeps: all present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  for i in 1 2 3 4 5; do \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing && break; \
+	    echo "sysdeps: apt-get busy, retrying"; sleep 15; \
+	  done; \
+	else echo "sysdeps: missing$$missing (not root: tests that need them will skip)"; fi
 
 # Refresh the pins after a deliberate upgrade: make constraints
 constraints: $(STAMP)

@@ -18,8 +18,10 @@ parser. Internally certificates are asn1crypto objects (what pyHanko consumes); 
 are PEM text (:func:`to_pem`).
 
 >>> from samples import pki
->>> [subject(c) for c in load_certificates([pki.SIGNER_GOOD_CERT, pki.INTERM_CERT])]
-['CN=Signer Good,OU=Signers,O=ltv sample PKI,C=ZZ', 'CN=ltv Sample Intermediate CA,O=ltv sample PKI,C=ZZ']
+>>> for cert in load_certificates([pki.SIGNER_GOOD_CERT, pki.INTERM_CERT]):
+...     print(subject(cert))
+CN=Signer Good,OU=Signers,O=ltv sample PKI,C=ZZ
+CN=ltv Sample Intermediate CA,O=ltv sample PKI,C=ZZ
 >>> bundle = load_pkcs12(pki.SIGNER_GOOD_P12, pki.P12_PASSPHRASE)
 >>> subject(bundle.cert), len(bundle.chain)
 ('CN=Signer Good,OU=Signers,O=ltv sample PKI,C=ZZ', 2)

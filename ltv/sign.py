@@ -303,11 +303,7 @@ async def document_timestamp(
     tchain = await gatherer.chain_of(
         known.tsa_cert, known.other_certs, role="TSA", session=session, at=at
     )
-    new = [
-        ev
-        for ev in await gatherer.evidence(tchain, "TSA", at, session)
-        if fingerprint(ev.cert) not in covered
-    ]
+    new = await gatherer.evidence(tchain, "TSA", at, session, skip=covered.keys())
     for ev in new:
         covered[fingerprint(ev.cert)] = ev
     add_dss(writer, new, certs=tchain)

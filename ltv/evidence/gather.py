@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -629,12 +629,16 @@ class Gatherer:
         role: str,
         at: datetime,
         session: Transport,
+        *,
+        skip: Collection[str] = (),
     ) -> list[CertificateEvidence]:
-        """Checked evidence for every non-root certificate of *chain* (leaf first), asked for
-        concurrently; the first refusal in chain order is raised."""
+        """Checked evidence for every non-root certificate of *chain* (leaf first) whose
+        fingerprint is not in *skip*, asked for concurrently; the first refusal in chain order
+        is raised."""
         jobs = [
             self._one(session, cert, chain[i + 1], role if i == 0 else f"{role} CA", at)
             for i, cert in enumerate(chain[:-1])
+            if fingerprint(cert) not in skip
         ]
         results = await asyncio.gather(*jobs, return_exceptions=True)
         out: list[CertificateEvidence] = []

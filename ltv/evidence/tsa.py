@@ -161,6 +161,9 @@ class OperationStamper(TimeStamper):
             parsed = tsp.TimeStampResp.load(resp.body)
             parsed.native  # noqa: B018 - parse eagerly: lazy parsing must not fail later
         except Exception:
+            refusal = _refusal_status(resp.body)
+            if refusal is not None:
+                raise self._error(f"refused our request ({refusal})") from None
             raise self._error("sent a malformed response") from None
         return parsed
 
@@ -208,3 +211,26 @@ class OperationStamper(TimeStamper):
             return latest
         await self.async_dummy_response(md_algorithm)
         return self.stamps[-1]
+
+
+def _refusal_status(body: bytes) -> str | None:
+    """RFC 3161 §2.4.2: a TimeStampResp without a token (asn1crypto's TimeStampResp insists on
+    one): its PKIStatusInfo, if that is what *body* is and it is not ``granted``."""
+    from asn1crypto import core
+
+    try:
+        outer = core.Sequence.load(body, strict=True)
+        info = tsp.PKIStatusInfo.load(outer[0].dump())
+        status = str(info["status"].native)
+        texts = info["status_string"].native or []
+        failure = info["fail_info"].native
+    except Exception:
+        return None
+    if status in ("granted", "granted_with_mods"):
+        return None
+    detail = "; ".join(str(t) for t in texts)
+    return (
+        f"status {status}"
+        + (f": {detail}" if detail else "")
+        + (f", failInfo {', '.join(sorted(failure))}" if failure else "")
+    )
