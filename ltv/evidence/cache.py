@@ -74,6 +74,9 @@ DEFAULT_SKEW: Final = timedelta(minutes=5)
 """An entry whose thisUpdate is up to this far after the moment asked about is still used."""
 DEFAULT_REFRESH_AHEAD: Final = 0.25
 """Refresh in the background once this fraction of the validity window is left."""
+DEFAULT_REFRESH_BACKOFF: Final = timedelta(seconds=60)
+"""After a failed background refresh, wait this long before the next try (a responder that is
+down is not asked once per signature)."""
 
 _SCHEMA_VERSION: Final = 1
 _SCHEMA: Final = """
@@ -152,6 +155,8 @@ class _Entry:
     record: CachedEvidence
     value: object
     last_error: str | None = None
+    retry_at: datetime | None = None
+    """After a failed refresh, none is tried again before this (the cache's clock)."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -171,6 +176,7 @@ class EvidenceCache:
     :param skew: tolerance for a thisUpdate slightly after the moment asked about.
     :param refresh_ahead: fraction of the validity window left at which a use triggers a
         background refresh (``0`` disables background refresh).
+    :param refresh_backoff: after a failed background refresh, how long before another try.
     :param clock: "now" for background refreshes.
 
     >>> import pathlib, tempfile
@@ -187,6 +193,7 @@ class EvidenceCache:
         margin: timedelta = DEFAULT_MARGIN,
         skew: timedelta = DEFAULT_SKEW,
         refresh_ahead: float = DEFAULT_REFRESH_AHEAD,
+        refresh_backoff: timedelta = DEFAULT_REFRESH_BACKOFF,
         clock: Clock = utc_now,
     ) -> None:
         if margin < timedelta(0) or skew < timedelta(0):
@@ -196,6 +203,7 @@ class EvidenceCache:
         self.margin = margin
         self.skew = skew
         self.refresh_ahead = refresh_ahead
+        self.refresh_backoff = refresh_backoff
         self.clock = clock
         self.path = None if path is None else Path(path)
         self._lock = threading.Lock()
@@ -404,6 +412,8 @@ class EvidenceCache:
             due = self.refresh_at(entry.record)
             if due is None or at < due:
                 return
+            if entry.retry_at is not None and self.clock() < entry.retry_at:
+                return
             thread = threading.Thread(
                 target=self._refresh, args=(key, refresh, kind), name=f"ltv-refresh:{key[:40]}"
             )
@@ -431,6 +441,7 @@ class EvidenceCache:
                 entry = self._entries.get(key)
                 if entry is not None:
                     entry.last_error = " ".join(str(msg).split())
+                    entry.retry_at = self.clock() + self.refresh_backoff
         finally:
             with self._lock:
                 self._refreshing.pop(key, None)

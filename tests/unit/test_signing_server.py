@@ -192,10 +192,16 @@ def test_responder_outage_signing_goes_on_while_the_cache_is_valid(
             responders.stop()
             with pytest.raises(HttpError, match="refused"):
                 HttpClient(connect_to=connect, retries=0).request("GET", pki.CRL_INTERM_URL)
-            # the responder is unreachable; the cached answers are valid: signing goes on
-            clock.offset = timedelta(hours=2)
+            # the responder is unreachable; the cached answers are valid (and due for a
+            # refresh, which fails in the background): signing goes on
+            clock.offset = timedelta(hours=20)
             pki_server.freeze(clock())
             assert verified_offline(svc.sign_many(5), clock()) == {"TOTAL-PASSED B-LT"}
+            svc.service.cache.wait_for_refreshes()
+            assert svc.service.cache.count("refresh-failed:status") == 3
+            health = json.loads(svc.request("GET", "/health")[2])
+            errors = [e["last_refresh_error"] for e in health["evidence"] if e["kind"] == "ocsp"]
+            assert len(errors) == 3 and all("offline (refused)" in e for e in errors), errors
             # once nothing valid is left, the existing refusal
             clock.offset = timedelta(days=2)
             pki_server.freeze(clock())
