@@ -1,4 +1,4 @@
-"""Peak memory of ``ltv sign`` (and, to come, ``ltv verify``) on large PDFs, each in a fresh process.
+"""Peak memory of ``ltv sign`` (and, to come, ``ltv verify``) on large PDFs, in fresh processes.
 
 ``python -m benchmarks.memory [--sizes 100,1000] [--level B-LTA] [--keep DIR]`` (also run by
 ``make bench`` through ``benchmarks.run``, section ``memory``).
