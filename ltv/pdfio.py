@@ -116,7 +116,10 @@ class _GuardedFile(io.BufferedRandom):
 class AtomicOutput:
     """A temporary file beside *path*, renamed over it by :meth:`commit`; removed otherwise.
 
-    Created eagerly: the directory is checked (exists, is a directory, writable) at once.
+    Created eagerly: the directory is checked (exists, is a directory, writable) at once. Where
+    the file system supports it (Linux ``O_TMPFILE``: ext4, xfs, btrfs, tmpfs) the temporary
+    file has no name until :meth:`commit` links it in, so a process killed midway (``kill -9``)
+    leaves nothing behind; elsewhere it is a hidden ``.NAME.*.tmp`` beside the destination.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, mode: int = 0o644) -> None:
@@ -128,19 +131,47 @@ class AtomicOutput:
             raise OutputError(f"output directory {str(directory)!r} does not exist")
         if not directory.is_dir():
             raise OutputError(f"output directory {str(directory)!r} is not a directory")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        except OSError as err:
-            raise output_error(directory, err) from None
-        self.tmp = Path(tmp)
+        self.tmp: Path | None = None
+        fd = self._unnamed(directory)
+        if fd is None:
+            try:
+                fd, tmp = tempfile.mkstemp(
+                    prefix=f".{self.path.name}.", suffix=".tmp", dir=directory
+                )
+            except OSError as err:
+                raise output_error(directory, err) from None
+            self.tmp = Path(tmp)
+        self._fd = fd
         self.file: IO[bytes] = _GuardedFile(io.FileIO(fd, "r+"), str(self.path))
         self._done = False
+
+    @staticmethod
+    def _unnamed(directory: Path) -> int | None:
+        flag = getattr(os, "O_TMPFILE", None)
+        if flag is None or not Path("/proc/self/fd").is_dir():
+            return None
+        try:
+            return os.open(directory, flag | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        except OSError as err:
+            if err.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+                return None  # the file system cannot: a named temporary file then
+            raise output_error(directory, err) from None
 
     def commit(self) -> None:
         """Flush, fsync, set the mode and rename over the destination (then fsync the dir)."""
         try:
             self.file.flush()
             os.fsync(self.file.fileno())
+            if self.tmp is None:  # O_TMPFILE: give it a name now, then rename it into place
+                name = self.directory / f".{self.path.name}.{os.urandom(6).hex()}.tmp"
+                # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N (os.link without a dir_fd would
+                # call link(2), which does not follow the magic link)
+                proc_fd = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.link(str(self._fd), name, src_dir_fd=proc_fd, follow_symlinks=True)
+                finally:
+                    os.close(proc_fd)
+                self.tmp = name
             self.file.close()
             os.chmod(self.tmp, self.mode)
             os.replace(self.tmp, self.path)
@@ -162,8 +193,9 @@ class AtomicOutput:
         """Close and remove the temporary file (idempotent)."""
         with contextlib.suppress(Exception):
             self.file.close()
-        with contextlib.suppress(OSError):
-            self.tmp.unlink()
+        if self.tmp is not None:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
         self._done = True
 
     def __enter__(self) -> AtomicOutput:

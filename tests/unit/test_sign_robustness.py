@@ -432,3 +432,29 @@ def test_streamed_output_is_what_the_bytes_api_produces(
         assert [str(s.level) for s in report.signatures] == ["B-LTA", "None"]
     assert hashlib.sha256(src.read_bytes()).digest() == hashlib.sha256(UNSIGNED).digest()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.pdf", "out.pdf", "out2.pdf"]
+
+
+def test_killed_midway_leaves_nothing(pki_server: PkiServer, tmp_path: Path) -> None:
+    """``kill -9`` while the TSA is being asked: no output, no temporary file (O_TMPFILE)."""
+    import signal
+
+    pki_server.latency["tsa"] = 30.0
+    src = tmp_path / "in.pdf"
+    src.write_bytes(UNSIGNED)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ltv", *sign_args(src, out_dir / "out.pdf", "B-LT"),
+         *Proxy_args(pki_server), "--timeout", "60", "--network-budget", "60"],
+        env={**os.environ, PASS_ENV: pki.P12_PASSPHRASE},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not pki_server.log.matching(path_prefix="/ltv/ocsp/") and time.monotonic() < deadline:
+        time.sleep(0.05)  # the OCSP answers are in: the TSA request comes next
+    time.sleep(1.0)
+    assert proc.poll() is None, "ltv finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert list(out_dir.iterdir()) == []
+    assert src.read_bytes() == UNSIGNED
