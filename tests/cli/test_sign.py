@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -431,3 +432,32 @@ def test_unusable_ca_issuers_is_one_line_naming_the_url(
     assert not out.exists()
     gets = pki_server.log.matching(method="GET")
     assert [(e.path, e.host) for e in gets] == [(url.removeprefix(pki.URL_PREFIX), "pki.ltv.test")]
+
+
+def test_sign_at_a_given_time(
+    capsys: pytest.CaptureFixture[str], pki_server: PkiServer, unsigned: Path, net: list[str]
+) -> None:
+    """``--at`` is the claimed signing time (/M) and the moment the evidence is judged at."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    pki_server.freeze(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    out = unsigned.with_name("at.pdf")
+    code, _, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", "B-LT", *p12(),
+        "--tsa", pki.TSA_URL, "--chain", str(pki.TSA_ROOT_CERT), *net,
+        "--at", "2026-03-01T12:00:00Z",
+    )  # fmt: skip
+    assert code == 0, err
+    with out.open("rb") as fh:
+        sig = PdfFileReader(fh).embedded_signatures[0]
+        assert sig.sig_object["/M"] == "D:20260301120000Z"
+    # a year on, the PKI's answers (still dated 2026-03-01) are stale: refused
+    code, _, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", "B-LT", *p12(),
+        "--tsa", pki.TSA_URL, "--chain", str(pki.TSA_ROOT_CERT), *net,
+        "--at", "2027-03-01T12:00:00+00:00", "--force",
+    )  # fmt: skip
+    assert code == 4 and "offline (expired)" in err and "refusing to sign" in err
+    code, _, err = run(capsys, "sign", str(unsigned), str(out), "--level", "B-B", *p12(),
+                       "--at", "2026-03-01T12:00:00", "--force")  # fmt: skip
+    assert code == 2 and "needs a UTC offset" in err
