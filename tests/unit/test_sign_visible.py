@@ -144,9 +144,26 @@ def test_cli_visible_option(tmp_path: Path) -> None:
         ("1:9,9,1,1", "x1 < x2"),
     )
     for bad, needle in bad_specs:
-        done = subprocess.run(
-            [*base, "--visible", bad, "--force"],
-            capture_output=True, text=True, check=False, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 2, (bad, done.stderr)
-        assert needle in done.stderr and done.stderr.count("\n") == 1
+        code, err = _in_process([*base[3:], "--visible", bad, "--force"])
+        assert code == 2, (bad, err)
+        assert needle in err and err.count("\n") == 1
+
+
+def _in_process(args: list[str]) -> tuple[int, str]:
+    """``ltv ARGS`` through the real entry point in this process: (exit code, stderr)."""
+    import contextlib
+
+    from ltv.cli import main
+
+    err = io.StringIO()
+    old = sys.argv
+    sys.argv = ["ltv", *args]
+    try:
+        with contextlib.redirect_stderr(err):
+            main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = old
+    return code, err.getvalue()
