@@ -158,8 +158,9 @@ class OperationStamper(TimeStamper):
         if resp.content_type != _REPLY_TYPE:
             raise self._error(f"answered {resp.content_type or 'no type'}, not {_REPLY_TYPE}")
         try:
-            parsed = tsp.TimeStampResp.load(resp.body)
-            parsed.native  # noqa: B018 - parse eagerly: lazy parsing must not fail later
+            parsed = tsp.TimeStampResp.load(resp.body, strict=True)
+            parsed["status"].native  # noqa: B018 - parse what pyHanko reads first, now
+            _ = parsed["time_stamp_token"]["content"]  # the token: check_token parses it
         except Exception:
             refusal = _refusal_status(resp.body)
             if refusal is not None:
