@@ -458,3 +458,36 @@ def test_killed_midway_leaves_nothing(pki_server: PkiServer, tmp_path: Path) -> 
     proc.wait(10)
     assert list(out_dir.iterdir()) == []
     assert src.read_bytes() == UNSIGNED
+
+
+def test_sync_calls_inside_a_running_loop_are_a_usage_error() -> None:
+    import asyncio
+
+    from ltv.errors import UsageError
+    from ltv.extend import Extender
+
+    signer = Signer.from_pkcs12(
+        pki.SIGNER_GOOD_P12, pki.P12_PASSPHRASE, policy=SigningPolicy(level=PadesLevel.B_B)
+    )
+    extender = Extender(tsa_url=pki.TSA_URL, trust=[pki.ROOT_CERT])
+
+    async def server_handler() -> list[str]:
+        messages = []
+        for call in (
+            lambda: signer.sign(UNSIGNED),
+            lambda: signer.sign_to(UNSIGNED, "never.pdf"),
+            lambda: extender.extend(UNSIGNED),
+        ):
+            with pytest.raises(UsageError) as info:
+                call()
+            messages.append(info.value.diagnostics())
+        signed = await signer.asign(UNSIGNED)  # the async twin works there
+        assert signed.startswith(UNSIGNED)
+        return messages
+
+    messages = asyncio.run(server_handler())
+    assert messages[0] == (
+        "sign() called inside a running event loop (hint: await asign() instead)"
+    )
+    assert "await asign_to()" in messages[1] and "await aextend()" in messages[2]
+    assert not Path("never.pdf").exists()
