@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ltv-installed
 
-.PHONY: demo test lint typecheck pytest install bench constraints clean browser
+.PHONY: demo test lint typecheck pytest install bench constraints clean sysdeps browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +27,27 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest -q
 
-test: lint typecheck pytest
-
-# Headless Chromium for the HTML checks (tests/browser.py); installs Debian's package when root.
-browser:
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+test: sysdeps lint typecheck pytest
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
+
+# Debian packages some tests use (they skip with a reason without them): poppler-utils
+# (pdftoppm renders visible signatures), chromium (headless HTML checks, tests/browser.py).
+# Installed only when running as root and missing; never fatal.
+SYSDEPS := poppler-utils chromium
+sysdeps:
+	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "sysdeps: all present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  for i in 1 2 3 4 5; do \
+	    (DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 || true) && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing && break; \
+	    echo "sysdeps: apt-get busy, retrying"; sleep 15; \
+	  done || true; \
+	else echo "sysdeps: missing$$missing (not root: tests that need them will skip)"; fi
+
+browser: sysdeps
 
 # Refresh the pins after a deliberate upgrade: make constraints
 constraints: $(STAMP)

@@ -1,7 +1,9 @@
 """ltv vs pyHanko, side by side in one run: ``python -m benchmarks.run [options]``.
 
 Sections (all by default): ``verify`` (offline validation throughput and memory), ``sign``
-(B-LT/B-LTA against one loopback PkiServer), ``startup`` (CLI start-up as subprocesses).
+(B-LT/B-LTA against one loopback PkiServer; then a signing server at concurrency 8 under
+realistic responder latency vs pyHanko), ``startup`` (CLI start-up as subprocesses),
+``memory`` (peak RSS of ``ltv sign`` on 100 MB and 1 GB PDFs; full mode or ``--only memory``).
 Prints plain tables on stdout (progress on stderr); ``--json FILE`` writes the raw figures.
 Every timing is interleaved across implementations and reported as median / p90 plus the ratio
 of medians; nothing is asserted about them. See benchmarks/README.md.
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS: tuple[str, ...] = ("verify", "sign", "startup")
+SECTIONS: tuple[str, ...] = ("verify", "sign", "startup", "memory")
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,30 @@ class Budget:
     """tracemalloc peak per doc (one extra traced run per case and implementation)."""
     rss: bool
     """peak RSS of a fresh child process per implementation (a few seconds)."""
+    service_docs: int
+    """documents per implementation and level in the signing-server comparison."""
+    memory_sizes_mb: tuple[int, ...]
+    """PDF sizes for the memory section (empty: skipped unless --only memory)."""
 
 
-QUICK = Budget(verify_rounds=5, sign_rounds=3, startup_rounds=3, memory=False, rss=False)
-FULL = Budget(verify_rounds=30, sign_rounds=10, startup_rounds=10, memory=True, rss=True)
+QUICK = Budget(
+    verify_rounds=5,
+    sign_rounds=3,
+    startup_rounds=3,
+    memory=False,
+    rss=False,
+    service_docs=8,
+    memory_sizes_mb=(),
+)
+FULL = Budget(
+    verify_rounds=30,
+    sign_rounds=10,
+    startup_rounds=10,
+    memory=True,
+    rss=True,
+    service_docs=48,
+    memory_sizes_mb=(100, 1000),
+)
 
 
 def _log(message: str) -> None:
@@ -136,11 +158,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result["sign"] = sign_bench.run(rounds=args.rounds or budget.sign_rounds, log=_log)
         tables.append(sign_bench.render(result["sign"]))
+        result["sign_service"] = sign_bench.run_service(docs=budget.service_docs, log=_log)
+        tables.append(sign_bench.render_service(result["sign_service"]))
     if "startup" in sections:
         from benchmarks import startup_bench
 
         result["startup"] = startup_bench.run(rounds=args.rounds or budget.startup_rounds, log=_log)
         tables.append(startup_bench.render(result["startup"]))
+    if "memory" in sections and (budget.memory_sizes_mb or args.only):
+        from benchmarks import memory
+
+        result["memory"] = memory.run(sizes_mb=budget.memory_sizes_mb or (100,), log=_log)
+        tables.append(memory.render(result["memory"]))
     env = result["environment"]
     env["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["elapsed_s"] = round(time.perf_counter() - started, 1)

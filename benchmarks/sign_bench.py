@@ -4,7 +4,7 @@ Both sides sign ``samples/unsigned.pdf`` with ``signer-good`` against one
 :class:`samples.pki.server.PkiServer` started here on 127.0.0.1, and both reach it through the
 same network path: ltv's HTTP client behind :class:`benchmarks.common.LoopbackOnly`, used by
 ltv's ``Signer`` directly and by pyHanko through ltv's ``HttpFetcherBackend`` (OCSP/CRL/certs)
-and ltv's ``make_timestamper`` (RFC 3161) — pyHanko's own aiohttp fetchers cannot honour the
+and ltv's TSA client (RFC 3161) — pyHanko's own aiohttp fetchers cannot honour the
 ``connect_to`` map for ``pki.ltv.test``. So the comparison is about the signing work.
 
 Implementations, per level:
@@ -21,11 +21,36 @@ Implementations, per level:
 One timestamper per implementation is reused across documents (its size-estimating TSA call
 happens once, in the warm-up). Every variant's output is verified once by ltv (offline) as a
 sanity check; that is not timed.
+
+Second part, **a signing server under realistic responder latency** (:func:`run_service`,
+issue 10): the PkiServer answers after the published worldwide averages
+(:data:`LATENCY`: OCSP 100 ms, CRL 250 ms, TSA 100 ms) and documents are signed ``CONCURRENCY``
+(8) at a time, measured as documents per second over a batch:
+
+* ``pyhanko``  pyHanko's own ``PdfSigner`` with ``embed_validation_info=True`` per document, a
+               fresh ``ValidationContext`` each time, and *its own* fetchers and TSA client
+               (aiohttp: ``AIOHttpFetcherBackend``, ``HTTPTimeStamper``; ``pki.ltv.test``
+               resolved to the loopback port by an aiohttp resolver, as DNS would), 8 tasks on
+               one event loop;
+* ``service``  ``samples/signing_server.py`` (``python -m samples.signing_server``, uvicorn),
+               warm evidence cache, 8 HTTP clients posting the PDF and reading the signed one
+               back.
+
+The PkiServer (with its latency and request log), each signer, and the HTTP clients run in
+processes of their own: the sample PKI is one Python process, and sharing it with a signer
+would measure the PKI's CPU as much as the signer's. In that PKI process certomancer's
+per-answer parse of the signing key is memoised (:func:`_keep_keys_loaded`): a real TSA keeps
+its key loaded, and ~95 ms of key parsing per token would make the sample TSA the bottleneck.
+The signer processes' CPU time per document is reported beside the throughput.
+
+Both at B-LT and B-LTA; the PKI's request log gives OCSP/CRL/TSA requests per document.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +88,7 @@ def _ltv_runner(level: str, network: Any, *, cold: bool) -> Runner:
         policy=SigningPolicy(level=PadesLevel(level), tsa_url=pki.TSA_URL),
         network=network,
         chain=[pki.CERTS_DIR / "tsa-root.cert.pem"],
+        network_budget=None,
     )
     pdf = (ROOT / "samples" / "unsigned.pdf").read_bytes()
 
@@ -82,7 +108,7 @@ def _pyhanko_runner(level: str, network: Any) -> Runner:
     from pyhanko_certvalidator import ValidationContext
 
     from ltv.evidence.fetchers import HttpFetcherBackend
-    from ltv.sign import make_timestamper
+    from ltv.evidence.tsa import TsaClient
     from samples import pki
 
     roots: list[Any] = []
@@ -95,7 +121,7 @@ def _pyhanko_runner(level: str, network: Any) -> Runner:
     if signer is None:
         raise RuntimeError("pyHanko could not load the sample PKCS#12")
     backend = HttpFetcherBackend(network)
-    stamper = make_timestamper(pki.TSA_URL, network)
+    stamper = TsaClient(pki.TSA_URL).stamper(network)
     pdf = (ROOT / "samples" / "unsigned.pdf").read_bytes()
     lta = level == "B-LTA"
 
@@ -236,3 +262,436 @@ def render(result: dict[str, Any]) -> str:
         )
     )
     return "\n\n".join(out)
+
+
+# -- a signing server under realistic latency (issue 10) ----------------------------------------
+
+LATENCY: dict[str, float] = {"ocsp": 0.1, "crls": 0.25, "tsa": 0.1}
+"""Published worldwide averages of a CA's responders (OCSP ~100 ms, CRL 100-450 ms, TSA ~100 ms)."""
+CONCURRENCY = 8
+SERVICE_IMPLS: tuple[str, ...] = ("pyhanko", "service")
+
+
+def _count_kinds(paths: list[str]) -> dict[str, int]:
+    kinds = {"ocsp": 0, "crls": 0, "tsa": 0, "certs": 0}
+    for path in paths:
+        kind = path.split("/")[2] if path.count("/") >= 2 else "?"
+        if kind in kinds:
+            kinds[kind] += 1
+    return kinds
+
+
+class _RemotePki:
+    """The PkiServer (with :data:`LATENCY`) in a process of its own, so that neither signer
+    shares its interpreter with the PKI; driven over stdin/stdout (``clear``, ``counts``)."""
+
+    def __init__(self) -> None:
+        import json
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.sign_bench", "pki-serve"],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        info = json.loads(self.proc.stdout.readline())
+        self.port: int = info["port"]
+        self.connect_to: dict[str, tuple[str, int]] = {
+            k: (v[0], int(v[1])) for k, v in info["connect_to"].items()
+        }
+
+    def _ask(self, command: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline()
+
+    def clear(self) -> None:
+        self._ask("clear")
+
+    def counts(self) -> dict[str, int]:
+        import json
+
+        return dict(json.loads(self._ask("counts")))
+
+    def stop(self) -> None:
+        try:
+            self._ask("quit")
+            self.proc.wait(30)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _keep_keys_loaded() -> None:
+    """certomancer parses the signing key again for every answer it signs
+    (``crypto_utils.generic_sign`` -> ``load_der_private_key``: ~95 ms per TSA token for the
+    sample TSA's RSA key here), which would make the sample TSA — not either signer — the
+    bottleneck. A real TSA keeps its key loaded: so does the benchmark's PKI process, by
+    memoising that parse (same bytes, same key object). Nothing else in the PKI changes."""
+    import functools
+
+    from cryptography.hazmat.primitives import serialization
+
+    original = serialization.load_der_private_key
+
+    @functools.lru_cache(maxsize=64)
+    def cached(data: bytes, password: bytes | None) -> Any:
+        return original(data, password)
+
+    def load(data: bytes, password: bytes | None = None, **kw: Any) -> Any:
+        if kw:
+            return original(data, password, **kw)
+        return cached(bytes(data), password)
+
+    serialization.load_der_private_key = load  # type: ignore[assignment]
+
+
+def _pki_serve_main() -> None:
+    import json
+    import sys
+
+    from samples.pki.server import PkiServer
+
+    _keep_keys_loaded()
+
+    with PkiServer(port=0) as server:
+        server.latency.update(LATENCY)
+        connect = {k: list(v) for k, v in server.connect_to.items()}
+        print(json.dumps({"port": server.port, "connect_to": connect}), flush=True)
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "clear":
+                server.log.clear()
+                print("ok", flush=True)
+            elif command == "counts":
+                print(json.dumps(_count_kinds([e.path for e in server.log])), flush=True)
+            else:
+                print("bye", flush=True)
+                break
+
+
+async def _pyhanko_batch(level: str, server: Any, docs: int) -> list[bytes]:
+    import socket
+
+    import aiohttp
+    from aiohttp.abc import AbstractResolver, ResolveResult
+    from asn1crypto import pem, x509
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+    from pyhanko_certvalidator import ValidationContext
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+    from samples import pki
+
+    port = server.port
+
+    class Loopback(AbstractResolver):
+        """``pki.ltv.test`` -> 127.0.0.1:<PkiServer port> (what DNS + port 80 would be)."""
+
+        async def resolve(
+            self, host: str, port_: int = 0, family: int = socket.AF_INET
+        ) -> list[ResolveResult]:
+            return [
+                {"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
+                 "proto": 0, "flags": 0}
+            ]  # fmt: skip
+
+        async def close(self) -> None:
+            return None
+
+    roots: list[Any] = []
+    for label in ("root", "tsa-root"):
+        raw = (pki.CERTS_DIR / f"{label}.cert.pem").read_bytes()
+        roots.extend(x509.Certificate.load(der) for _, _, der in pem.unarmor(raw, multiple=True))
+    signer = signers.SimpleSigner.load_pkcs12(  # type: ignore[no-untyped-call]
+        str(pki.SIGNER_GOOD_P12), passphrase=pki.P12_PASSPHRASE.encode()
+    )
+    pdf = (ROOT / "samples" / "unsigned.pdf").read_bytes()
+    outputs: list[bytes] = []
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(resolver=Loopback(), limit=64)
+    ) as session:
+        stamper = HTTPTimeStamper(pki.TSA_URL, session=session, timeout=10)
+        backend = AIOHttpFetcherBackend(session=session)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(docs):
+            queue.put_nowait(i)
+
+        async def worker() -> None:
+            while True:
+                try:
+                    queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                vc = ValidationContext(
+                    trust_roots=roots, allow_fetching=True, fetcher_backend=backend
+                )
+                meta = signers.PdfSignatureMetadata(
+                    field_name=FIELD,
+                    md_algorithm="sha256",
+                    subfilter=SigSeedSubFilter.PADES,
+                    embed_validation_info=True,
+                    validation_context=vc,
+                    use_pades_lta=level == "B-LTA",
+                )
+                pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=stamper)
+                out = await pdf_signer.async_sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)))
+                outputs.append(out.getvalue())
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return outputs
+
+
+def _service_batch(port: int, level: str, docs: int) -> list[bytes]:
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+
+    pdf = (ROOT / "samples" / "unsigned.pdf").read_bytes()
+
+    def one(_i: int) -> bytes:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            conn.request("POST", f"/sign?level={level}", body=pdf)
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"service answered {resp.status}: {body[:200]!r}")
+            return body
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+        return list(pool.map(one, range(docs)))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Service:
+    """``python -m samples.signing_server`` in a process of its own (configured by environment
+    variables, as documented), on a free loopback port."""
+
+    def __init__(self, server: Any) -> None:
+        import json
+        import os
+        import subprocess
+        import sys
+        import urllib.request
+
+        from samples import pki
+
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            "LTV_SIGNER_P12": str(pki.SIGNER_GOOD_P12),
+            "LTV_SIGNER_PASSPHRASE": pki.P12_PASSPHRASE,
+            "LTV_TSA_URL": pki.TSA_URL,
+            "LTV_CHAIN": str(pki.TSA_ROOT_CERT),
+            "LTV_CONNECT_TO": ",".join(f"{k}:{a}:{p}" for k, (a, p) in server.connect_to.items()),
+            "LTV_PORT": str(self.port),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "samples.signing_server"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/health", timeout=2
+                ) as resp:
+                    json.load(resp)
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("the signing service did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.terminate()  # SIGTERM: uvicorn's graceful shutdown
+        try:
+            self.proc.wait(30)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _pyhanko_child(server: Any, level: str, docs: int) -> tuple[float, float, list[bytes]]:
+    """Run :func:`_pyhanko_batch` in a process of its own (like the service); returns the
+    seconds and the CPU seconds of the timed batch (after one warm-up document), and its
+    outputs."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.sign_bench", "pyhanko-batch", str(server.port),
+             level, str(docs), tmp],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            proc.kill()
+            raise RuntimeError("the pyHanko batch did not start")
+        server.clear()  # the warm-up document is not counted
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        result = json.loads(proc.stdout.readline())
+        proc.wait(30)
+        outputs = [p.read_bytes() for p in sorted(Path(tmp).glob("*.pdf"))]
+    return float(result["seconds"]), float(result["cpu"]), outputs
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux ``/proc``; ``None`` elsewhere)."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pyhanko_child_main(port: int, level: str, docs: int, out_dir: str) -> None:
+    import json
+    import sys
+
+    class _Server:
+        def __init__(self, port: int) -> None:
+            self.port = port
+
+    quiet_pyhanko_logs()
+    asyncio.run(_pyhanko_batch(level, _Server(port), 1))
+    print("ready", flush=True)
+    sys.stdin.readline()
+    started, cpu = time.perf_counter(), time.process_time()
+    outputs = asyncio.run(_pyhanko_batch(level, _Server(port), docs))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    for i, data in enumerate(outputs):
+        (Path(out_dir) / f"{i:04d}.pdf").write_bytes(data)
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "docs": len(outputs)}), flush=True)
+
+
+def run_service(*, docs: int, log: Any = None) -> dict[str, Any]:
+    """Documents per second at concurrency 8, pyHanko vs the sample service; the PKI, each
+    signer and the HTTP clients in processes of their own (see the module docstring)."""
+    quiet_pyhanko_logs()
+    say = log or (lambda _m: None)
+    rows: list[dict[str, Any]] = []
+    server = _RemotePki()
+    try:
+        service = _Service(server)
+        try:
+            for level in LEVELS:
+                row: dict[str, Any] = {"level": level, "impls": {}}
+                for impl in SERVICE_IMPLS:
+                    say(f"sign-service: {impl} {level}, {docs} documents, concurrency 8")
+                    cpu: float | None
+                    if impl == "pyhanko":
+                        seconds, cpu, outputs = _pyhanko_child(server, level, docs)
+                    else:
+                        _service_batch(service.port, level, 1)  # warm the evidence cache
+                        server.clear()
+                        cpu_before = _cpu_seconds(service.proc.pid)
+                        started = time.perf_counter()
+                        outputs = _service_batch(service.port, level, docs)
+                        seconds = time.perf_counter() - started
+                        cpu_after = _cpu_seconds(service.proc.pid)
+                        cpu = (
+                            None
+                            if cpu_before is None or cpu_after is None
+                            else cpu_after - cpu_before
+                        )
+                    counts = server.counts()
+                    row["impls"][impl] = {
+                        "docs": len(outputs),
+                        "seconds": round(seconds, 3),
+                        "docs_per_s": round(len(outputs) / seconds, 3),
+                        "signer_cpu_ms_per_doc": (
+                            None if cpu is None else round(cpu / len(outputs) * 1000, 1)
+                        ),
+                        "requests_per_doc": {
+                            k: round(v / len(outputs), 2) for k, v in counts.items()
+                        },
+                        "ltv_verdict_of_output": _ltv_verdict(outputs[-1]),
+                    }
+                value = ratio(
+                    row["impls"]["service"]["docs_per_s"], row["impls"]["pyhanko"]["docs_per_s"]
+                )
+                row["ratio_service_pyhanko"] = None if value is None else round(value, 2)
+                rows.append(row)
+        finally:
+            service.stop()
+    finally:
+        server.stop()
+    return {"docs": docs, "concurrency": CONCURRENCY, "latency_s": LATENCY, "levels": rows}
+
+
+def render_service(result: dict[str, Any]) -> str:
+    lat = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result["latency_s"].items())
+    rows = []
+    for row in result["levels"]:
+        for impl in SERVICE_IMPLS:
+            d = row["impls"][impl]
+            req = d["requests_per_doc"]
+            rows.append(
+                [
+                    row["level"] if impl == SERVICE_IMPLS[0] else "",
+                    impl,
+                    f"{d['docs_per_s']:.2f}",
+                    "-"
+                    if d["signer_cpu_ms_per_doc"] is None
+                    else f"{d['signer_cpu_ms_per_doc']:.0f}",
+                    f"{req['ocsp']:g}",
+                    f"{req['crls']:g}",
+                    f"{req['tsa']:g}",
+                    d["ltv_verdict_of_output"],
+                    fmt_ratio(row["ratio_service_pyhanko"]) if impl == "service" else "",
+                ]
+            )
+    return table(
+        [
+            "level",
+            "impl",
+            "docs/s",
+            "signer CPU ms/doc",
+            "OCSP/doc",
+            "CRL/doc",
+            "TSA/doc",
+            "ltv verify",
+            "x pyHanko",
+        ],
+        rows,
+        title=(
+            f"sign-service: {result['docs']} documents, concurrency {result['concurrency']}, "
+            f"responder latency {lat} (target: service >= 5x pyHanko at B-LT)"
+        ),
+        align="llrrrrrlr",
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 6 and sys.argv[1] == "pyhanko-batch":
+        _pyhanko_child_main(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    elif sys.argv[1:] == ["pki-serve"]:
+        _pki_serve_main()
+    else:
+        print(render_service(run_service(docs=48, log=print)))

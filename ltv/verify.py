@@ -19,15 +19,23 @@ One API shape with :class:`~ltv.sign.Signer` and :class:`~ltv.sign.Extender`:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, BinaryIO
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ltv.errors import LtvError, UsageError
 from ltv.policy import Online, ValidationPolicy
+from ltv.runtime import (
+    Clock,
+    Document,
+    document_name,
+    open_document,
+    operation_session,
+    resolve_time,
+    run_sync,
+    utc_now,
+)
 
 if TYPE_CHECKING:
     from ltv.evidence.http import Transport
@@ -44,8 +52,8 @@ __all__ = [
 
 _log = logging.getLogger("ltv.verify")
 
-DocumentInput = bytes | bytearray | str | os.PathLike[str] | BinaryIO
-"""A document: its bytes, a path to it, or a seekable binary file opened on it."""
+DocumentInput = Document
+"""A document: its bytes, a path to it, or a binary file opened on it (ltv.runtime)."""
 
 PYHANKO_LOGGERS = ("pyhanko", "pyhanko_certvalidator")
 """Loggers of the libraries the pipeline wraps."""
@@ -65,34 +73,6 @@ def keep_library_logs_off_stderr() -> None:
             logger.addHandler(logging.NullHandler())
 
 
-def utc_now() -> datetime:
-    """The default clock (the only place ltv reads the wall clock)."""
-    return datetime.now(UTC)
-
-
-def _in_running_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _opened(document: DocumentInput, path: str | None) -> Iterator[tuple[bytes | BinaryIO, str]]:
-    """``(bytes or seekable stream, path for the report)``; OSError when a path cannot be read."""
-    if isinstance(document, bytes | bytearray):
-        yield bytes(document), path or "<memory>"
-    elif isinstance(document, str | os.PathLike):
-        name = os.fspath(document)
-        with open(name, "rb") as fh:
-            yield fh, path or name
-    else:
-        if not (document.readable() and document.seekable()):
-            raise UsageError("a document stream must be readable and seekable")
-        yield document, path or str(getattr(document, "name", "<stream>"))
-
-
 class Verifier:
     """Validates signed PDFs under a :class:`ValidationPolicy`.
 
@@ -107,7 +87,7 @@ class Verifier:
     :param policy: what to require; its signer trust anchors are mandatory (TrustError, exit 2).
     :param network: the transport for online modes (default: an ``HttpClient`` with
         ``connect_to`` and ``timeout``); never used under ``online=never``.
-    :param budget: seconds for all requests of one verification (``None``: unbounded).
+    :param network_budget: seconds for all requests of one verification (``None``: unbounded).
     :param connect_to: ``{"host:port": (address, port)}`` for the default HTTP client.
     :param timeout: seconds per request, for the default HTTP client.
     :param clock: where "now" comes from when the caller does not pass it.
@@ -119,10 +99,10 @@ class Verifier:
         policy: ValidationPolicy,
         *,
         network: Transport | None = None,
-        budget: float | None = 30.0,
+        network_budget: float | None = 30.0,
         connect_to: Mapping[str, tuple[str, int]] | None = None,
         timeout: float = 10.0,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         certificates: CertificateCache | None = None,
     ) -> None:
         from ltv.pipeline.run import CertificateCache
@@ -130,23 +110,25 @@ class Verifier:
         policy.require_trust()  # TrustError (exit 2) early, not per file
         keep_library_logs_off_stderr()
         self.policy = policy
-        self.budget = budget
+        self.network_budget = network_budget
         self.clock = clock
         if network is None:
             from ltv.evidence.http import HttpClient
 
-            network = HttpClient(timeout=timeout, connect_to=dict(connect_to or {}))
+            network = HttpClient(
+                timeout=timeout, connect_to=dict(connect_to or {}), keep_alive=True
+            )
         self.network: Transport = network
         self.certificates = certificates or CertificateCache()
 
     def _session(self) -> Transport:
-        from ltv.evidence.http import NoNetwork, Session
+        from ltv.evidence.http import NoNetwork
 
         match self.policy.online:
             case Online.NEVER:
                 return NoNetwork()
             case Online.FALLBACK | Online.ALWAYS:
-                return Session(self.network, budget=self.budget)
+                return operation_session(self.network, self.network_budget)
 
     def verify(
         self,
@@ -157,12 +139,7 @@ class Verifier:
         now: datetime | None = None,
     ) -> Report:
         """Validate one document; see :meth:`averify`. Not inside a running event loop."""
-        if _in_running_loop():
-            raise UsageError(
-                "Verifier.verify() was called inside a running event loop",
-                hint="await Verifier.averify(...) there",
-            )
-        return asyncio.run(self.averify(document, path=path, at=at, now=now))
+        return run_sync(self.averify(document, path=path, at=at, now=now), method="verify")
 
     def verify_file(
         self, path: str, *, at: datetime | None = None, now: datetime | None = None
@@ -190,15 +167,13 @@ class Verifier:
             unevaluable_report,
         )
 
-        now = now or self.clock()
-        if now.tzinfo is None or (at is not None and at.tzinfo is None):
-            raise ValueError("times must be timezone-aware")
-        label = path or (
-            os.fspath(document) if isinstance(document, str | os.PathLike) else "<memory>"
-        )
+        now = resolve_time(now, self.clock, what="now")
+        if at is not None:
+            at = resolve_time(at, self.clock)
+        label = path or document_name(document)
         sha256, size = "", 0
         try:
-            with _opened(document, path) as (data, label):
+            with open_document(document) as data:
                 sha256, size = await asyncio.to_thread(digest_of, data)
                 facts = await asyncio.to_thread(examine, data)
             session = self._session()

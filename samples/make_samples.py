@@ -162,7 +162,8 @@ def _ca_and_tsa_evidence(
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 
-    from ltv.sign import _token_signer, build_chain, fetch_evidence
+    from ltv.evidence.gather import build_chain, fetch_evidence
+    from ltv.tst import check_token
     from samples import pki
 
     root, interm, tsa_root = (pki.load_cert(x) for x in ("root", "interm", "tsa-root"))
@@ -170,8 +171,9 @@ def _ca_and_tsa_evidence(
     sig = PdfFileReader(io.BytesIO(signed)).embedded_regular_signatures[0]
     certs = [interm, root]
     for tst in extract_tst_data_iter(sig.signer_info, signed=False):
-        tsa_cert, others = _token_signer(tst)
-        chain = build_chain(tsa_cert, [*others, tsa_root], role="TSA")
+        check = check_token(tst, lambda _algorithm: b"")
+        assert check.tsa_cert is not None  # noqa: S101 - the sample TSA's token
+        chain = build_chain(check.tsa_cert, [*check.other_certs, tsa_root], role="TSA")
         evs.append(fetch_evidence(network, chain[0], chain[1], "TSA", at))
         certs += chain
     return [e.ocsp or e.crl for e in evs], certs
@@ -192,7 +194,7 @@ def build_samples(out: Path) -> dict[str, bytes]:
     """Start a PkiServer, build every sample; returns name -> bytes (also written to *out*)."""
     from ltv.evidence.http import HttpClient
     from ltv.output import write_atomic
-    from ltv.sign import embed_evidence
+    from ltv.pdfio import embed_evidence
     from samples import pki
     from samples.pki.server import PkiServer
 
@@ -274,7 +276,9 @@ def _sign_expired(net: Any, unsigned: bytes) -> bytes:
     from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    from ltv.sign import _sign_at, _writer, make_timestamper
+    from ltv.evidence.tsa import TsaClient
+    from ltv.pdfio import open_writer
+    from ltv.sign import _sign_at
     from samples import pki
 
     key, cert, others = pkcs12.load_key_and_certificates(
@@ -292,8 +296,10 @@ def _sign_expired(net: Any, unsigned: bytes) -> bytes:
     meta = PdfSignatureMetadata(
         field_name="Signature1", md_algorithm="sha256", subfilter=SigSeedSubFilter.PADES
     )
-    pdf_signer = PdfSigner(meta, signer, timestamper=make_timestamper(pki.TSA_URL, net))
-    return asyncio.run(_sign_at(pdf_signer, _writer(unsigned), SIGNING_TIME))
+    pdf_signer = PdfSigner(meta, signer, timestamper=TsaClient(pki.TSA_URL).stamper(net))
+    out = io.BytesIO()
+    asyncio.run(_sign_at(pdf_signer, open_writer(io.BytesIO(unsigned)), SIGNING_TIME, out))
+    return out.getvalue()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,8 +72,8 @@ def _connect_to(values: list[str]) -> dict[str, list[tuple[str, int]]]:
 
 
 def _load_one_cert(option: str, path: str) -> x509.Certificate:
+    from ltv.certs import load_certificates
     from ltv.errors import InputError
-    from ltv.sign import load_certificates
 
     try:
         data = Path(path).read_bytes()

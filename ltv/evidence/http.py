@@ -27,12 +27,21 @@ lookup, connect, TLS handshake, time to first byte, total) and the peer address,
 request the way OpenSSL's OCSP client did, HTTP/1.0 without a ``Host`` header
 (``send_host=False``). A ``connect_to`` entry may list several addresses (a dual-stack name:
 ``[("127.0.0.1", p4), ("::1", p6)]``), tried in order like the addresses a resolver returns.
+
+``HttpClient(keep_alive=True)`` reuses connections (HTTP/1.1 persistent connections, RFC 9112
+§9.3): a connection whose response was read to its end and that neither side asked to close
+goes back to a small idle pool per (scheme, addresses, server name); an idle connection the
+server has closed meanwhile is dropped before use, and a reused one that fails before any
+response byte is replaced by a fresh one once, transparently. :attr:`HttpClient.connections_opened`
+counts the TCP connections made. Off by default (every request ``Connection: close``);
+measurement requests (a forced address family, no ``Host``) never reuse a connection.
 """
 
 from __future__ import annotations
 
 import http.client
 import io
+import select
 import socket
 import ssl
 import threading
@@ -320,6 +329,8 @@ class HttpClient:
     :param retries: extra attempts after a connection-level failure (``refused`` or
         ``connection-error`` before any response byte); timeouts and HTTP errors are not retried.
     :param ssl_context: for https; the default verifies certificates against the system store.
+    :param keep_alive: reuse connections (see the module docstring); :meth:`close` drops the
+        idle ones.
     """
 
     def __init__(
@@ -332,6 +343,7 @@ class HttpClient:
         user_agent: str = USER_AGENT,
         follow_redirects: bool = True,
         ssl_context: ssl.SSLContext | None = None,
+        keep_alive: bool = False,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -356,6 +368,26 @@ class HttpClient:
         self._ssl_context = ssl_context
         self._lock = threading.Lock()
         self._exchanges: list[Exchange] = []
+        self.keep_alive = keep_alive
+        self._pool = _ConnectionPool() if keep_alive else None
+        self._connections = 0
+
+    @property
+    def connections_opened(self) -> int:
+        """TCP connections this client opened (with ``keep_alive``, fewer than requests)."""
+        with self._lock:
+            return self._connections
+
+    def close(self) -> None:
+        """Close the idle kept-alive connections (the client stays usable)."""
+        if self._pool is not None:
+            self._pool.clear()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def exchanges(self) -> tuple[Exchange, ...]:
@@ -561,6 +593,8 @@ class HttpClient:
                 sock.close()
                 last = _Attempt("connection-error", retryable=True)
             else:
+                with self._lock:
+                    self._connections += 1
                 return sock
         raise last or _Attempt("unresolvable", retryable=False)
 
@@ -583,13 +617,57 @@ class HttpClient:
             targets, host_header = self._target(parts)
         except ValueError as exc:  # bad port
             raise _Attempt("bad-url", retryable=False) from exc
+        # keep-alive (RFC 9112 §9.3): only plain requests reuse a connection; a measurement that
+        # forces an address family or omits Host always opens its own
+        reusable = self._pool is not None and options.send_host and options.family is None
+        pool_key = (parts.scheme, repr(targets), parts.hostname or "")
+        if reusable and self._pool is not None:
+            reused = self._pool.take(pool_key)
+            if reused is not None:
+                try:
+                    return self._exchange(
+                        reused, pool_key, url, parts, method, body, headers, deadline,
+                        counter, options, host_header, start, fresh=False,
+                    )  # fmt: skip
+                except _Attempt as failure:
+                    # a kept-alive connection the server closed meanwhile; nothing of a
+                    # response arrived, so the request goes once more, on a fresh connection
+                    if not (failure.retryable and counter.received == 0):
+                        raise
+                    counter.sent = 0
         try:
             sock = self._connect(targets, deadline, counter, options.family)
         except TimeoutError as exc:
             raise _Attempt("timeout", retryable=False) from exc
+        return self._exchange(
+            sock, pool_key if reusable else None, url, parts, method, body, headers, deadline,
+            counter, options, host_header, start, fresh=True,
+        )  # fmt: skip
+
+    def _exchange(
+        self,
+        sock: socket.socket,
+        pool_key: tuple[str, str, str] | None,
+        url: str,
+        parts: SplitResult,
+        method: str,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        deadline: _Deadline,
+        counter: _Counter,
+        options: _Options,
+        host_header: str,
+        start: float,
+        *,
+        fresh: bool,
+    ) -> HttpResponse:
+        """One request/response on a connected socket (TLS set up on a fresh one); the socket
+        is closed, or goes back to the pool when the response was read to its end and the
+        connection may persist."""
         got_response = False
+        keep = False
         try:
-            if parts.scheme == "https":
+            if parts.scheme == "https" and fresh:
                 counter.phase = "tls"
                 tls_start = time.monotonic()
                 context = self._ssl_context or ssl.create_default_context()
@@ -604,7 +682,7 @@ class HttpClient:
                 "Host": host_header,
                 "User-Agent": self.user_agent,
                 "Accept": "*/*",
-                "Connection": "close",
+                "Connection": "keep-alive" if pool_key is not None else "close",
             }
             version = "HTTP/1.1"
             if not options.send_host:
@@ -641,6 +719,7 @@ class HttpClient:
                 key = name.lower()
                 merged[key] = f"{merged[key]}, {value}" if key in merged else value
             end = time.monotonic()
+            keep = pool_key is not None and not response.will_close
             return HttpResponse(
                 url=url,
                 status=response.status,
@@ -660,7 +739,58 @@ class HttpClient:
             # Reset/closed before a status line arrived: a connection-level failure, retryable.
             raise _Attempt("connection-error", retryable=not got_response) from exc
         finally:
+            if keep and pool_key is not None and self._pool is not None:
+                self._pool.give(pool_key, sock)
+            else:
+                sock.close()
+
+
+class _ConnectionPool:
+    """Idle kept-alive connections per (scheme, addresses, server name); thread-safe."""
+
+    MAX_IDLE_PER_KEY = 16
+    MAX_IDLE_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[str, str, str], list[tuple[socket.socket, float]]] = {}
+
+    def take(self, key: tuple[str, str, str]) -> socket.socket | None:
+        """An idle connection that is still open, or ``None``."""
+        while True:
+            with self._lock:
+                stack = self._idle.get(key)
+                if not stack:
+                    return None
+                sock, since = stack.pop()
+            if time.monotonic() - since < self.MAX_IDLE_SECONDS and self._still_open(sock):
+                return sock
             sock.close()
+
+    @staticmethod
+    def _still_open(sock: socket.socket) -> bool:
+        # An idle connection has nothing to read: readable means closed by the server (EOF)
+        # or unsolicited bytes; either way it is not reused.
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def give(self, key: tuple[str, str, str], sock: socket.socket) -> None:
+        with self._lock:
+            stack = self._idle.setdefault(key, [])
+            if len(stack) < self.MAX_IDLE_PER_KEY:
+                stack.append((sock, time.monotonic()))
+                return
+        sock.close()
+
+    def clear(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for stack in idle.values():
+            for sock, _ in stack:
+                sock.close()
 
 
 class Session:

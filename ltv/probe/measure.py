@@ -220,12 +220,13 @@ def _judge_crl(issuer_der: bytes | None) -> Callable[[bytes, datetime], dict[str
 
 
 def _judge_certs(body: bytes, at: datetime) -> dict[str, Any]:
+    from ltv.certs import parse_certificates
+    from ltv.errors import InputError
     from ltv.names import name_str
-    from ltv.sign import parse_issuer_certs
 
     try:
-        certs = parse_issuer_certs(body)
-    except ValueError:
+        certs = parse_certificates(body)
+    except (ValueError, InputError):
         return _bad("malformed", "not a certificate or a PKCS#7 certs-only bundle")
     subjects = tuple(name_str(c.subject) for c in certs)
     return {"ok": True, "detail": f"{len(certs)} certificate(s)", "subjects": subjects}

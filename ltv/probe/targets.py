@@ -73,8 +73,8 @@ def targets_for_cert(
 ) -> list[Target]:
     """Every URL ``cert`` points to (OCSP, CRL, caIssuers, TSA service)."""
     from ltv.evidence.crl import crl_urls_of
+    from ltv.evidence.gather import ca_issuers_urls
     from ltv.names import name_str
-    from ltv.sign import ca_issuers_urls
 
     subject = name_str(cert.subject)
     issuer_der = None if issuer is None else bytes(issuer.dump())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from samples.make_samples import make_unsigned_pdf
 from samples.pki.server import PkiServer
 
 PASS_ENV = "LTV_TEST_P12_PASS"  # noqa: S105 - the *name* of an env var
+TRUST = ["--trust", str(pki.ROOT_CERT), "--trust", str(pki.TSA_ROOT_CERT)]
+"""What extend verifies against first."""
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -222,8 +225,7 @@ def test_extend_twice(capsys: pytest.CaptureFixture[str], unsigned: Path, net: l
     for src, dst in ((lta, ext1), (ext1, ext2)):
         original = src.read_bytes()
         code, stdout, err = run(
-            capsys, "extend", str(src), str(dst), "--tsa", pki.TSA_URL,
-            "--trust", str(pki.TSA_ROOT_CERT), *net,
+            capsys, "extend", str(src), str(dst), "--tsa", pki.TSA_URL, *TRUST, *net,
         )  # fmt: skip
         assert code == 0, err
         assert stdout.startswith(f"extended {dst}")
@@ -243,7 +245,7 @@ def test_extend_refuses_b_b(
     bb = unsigned.with_name("bb.pdf")
     assert run(capsys, "sign", str(unsigned), str(bb), "--level", "B-B", *p12())[0] == 0
     out = unsigned.with_name("x.pdf")
-    code, _, err = run(capsys, "extend", str(bb), str(out), "--tsa", pki.TSA_URL, *net)
+    code, _, err = run(capsys, "extend", str(bb), str(out), "--tsa", pki.TSA_URL, *TRUST, *net)
     assert code == 4 and "no DSS" in err
     assert not out.exists()
 
@@ -368,7 +370,7 @@ def test_sign_without_chain_fetches_the_tsa_ca_from_ca_issuers(
     ]
     # and the result renews without --chain as well (the DSS now holds tsa-root)
     renewed = unsigned.with_name(f"renewed-{level}.pdf")
-    code, _, err = run(capsys, "extend", str(out), str(renewed), "--tsa", pki.TSA_URL, *net)
+    code, _, err = run(capsys, "extend", str(out), str(renewed), "--tsa", pki.TSA_URL, *TRUST, *net)
     assert code == 0, err
     assert len(pki_server.log.matching(method="GET", path_prefix="/ltv/certs/")) == 1
 
@@ -430,3 +432,32 @@ def test_unusable_ca_issuers_is_one_line_naming_the_url(
     assert not out.exists()
     gets = pki_server.log.matching(method="GET")
     assert [(e.path, e.host) for e in gets] == [(url.removeprefix(pki.URL_PREFIX), "pki.ltv.test")]
+
+
+def test_sign_at_a_given_time(
+    capsys: pytest.CaptureFixture[str], pki_server: PkiServer, unsigned: Path, net: list[str]
+) -> None:
+    """``--at`` is the claimed signing time (/M) and the moment the evidence is judged at."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    pki_server.freeze(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    out = unsigned.with_name("at.pdf")
+    code, _, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", "B-LT", *p12(),
+        "--tsa", pki.TSA_URL, "--chain", str(pki.TSA_ROOT_CERT), *net,
+        "--at", "2026-03-01T12:00:00Z",
+    )  # fmt: skip
+    assert code == 0, err
+    with out.open("rb") as fh:
+        sig = PdfFileReader(fh).embedded_signatures[0]
+        assert sig.sig_object["/M"] == "D:20260301120000Z"
+    # a year on, the PKI's answers (still dated 2026-03-01) are stale: refused
+    code, _, err = run(
+        capsys, "sign", str(unsigned), str(out), "--level", "B-LT", *p12(),
+        "--tsa", pki.TSA_URL, "--chain", str(pki.TSA_ROOT_CERT), *net,
+        "--at", "2027-03-01T12:00:00+00:00", "--force",
+    )  # fmt: skip
+    assert code == 4 and "offline (expired)" in err and "refusing to sign" in err
+    code, _, err = run(capsys, "sign", str(unsigned), str(out), "--level", "B-B", *p12(),
+                       "--at", "2026-03-01T12:00:00", "--force")  # fmt: skip
+    assert code == 2 and "needs a UTC offset" in err

@@ -19,10 +19,13 @@ from typing import Any
 
 import pytest
 
+from ltv.certs import to_pem
 from ltv.errors import InputError, PolicyError, SigningError, UsageError
+from ltv.evidence.gather import build_chain
 from ltv.evidence.http import HttpClient, HttpError, HttpResponse
+from ltv.extend import Extender
 from ltv.output import check_output_path, same_file, write_atomic
-from ltv.sign import Extender, PadesLevel, Signer, SigningPolicy, build_chain
+from ltv.sign import PadesLevel, Signer, SigningPolicy
 from samples import pki
 from samples.make_samples import make_unsigned_pdf
 from samples.pki.server import PkiServer
@@ -30,6 +33,8 @@ from samples.pki.server import PkiServer
 UNSIGNED = make_unsigned_pdf()
 TSA_URL = pki.TSA_URL
 CA_OCSP_URLS = frozenset({pki.OCSP_ROOT_URL, pki.OCSP_TSA_ROOT_URL})
+ANCHORS = [pki.ROOT_CERT, pki.TSA_ROOT_CERT]
+"""What extend verifies against first (the signer's and the TSA's roots)."""
 
 
 class BlockingTransport:
@@ -101,14 +106,14 @@ def signed() -> Iterator[Signed]:
             lv: make_signer(blocking, lv).sign(UNSIGNED, field="Sig", at=at)
             for lv in ("B-LT", "B-LTA")
         }
-        crl_variant["extended"] = Extender(
-            tsa_url=TSA_URL, network=blocking, trust=[pki.load_cert("tsa-root")]
-        ).extend(crl_variant["B-LTA"])
+        crl_variant["extended"] = Extender(tsa_url=TSA_URL, network=blocking, trust=ANCHORS).extend(
+            crl_variant["B-LTA"], at=at
+        )
         # The archive's renewal, three days on.
         server.freeze(at + RENEWED_AFTER)
-        renewed = Extender(
-            tsa_url=TSA_URL, network=client, trust=[pki.load_cert("tsa-root")]
-        ).extend(outputs["B-LTA"], at=at + RENEWED_AFTER)
+        renewed = Extender(tsa_url=TSA_URL, network=client, trust=ANCHORS).extend(
+            outputs["B-LTA"], at=at + RENEWED_AFTER
+        )
     finally:
         server.stop()
     yield Signed(outputs, crl_variant, renewed, at, server)
@@ -417,21 +422,10 @@ def test_concurrent_requests_share_one_fetch_per_certificate(pki_server: PkiServ
     assert signer.cache.fetches == 3
 
 
-def test_reused_signer_at_b_lta_fetches_nothing_twice(
-    pki_server: PkiServer, monkeypatch: Any
-) -> None:
-    """Two consecutive B-LTA signatures with one Signer: the second asks the network only for
-    its two timestamps, and no signed output is parsed again to find what was just written."""
-    import ltv.sign as sign_module
-
-    parsed: list[int] = []
-    real_reader = sign_module._reader
-
-    def counting_reader(pdf: bytes) -> Any:
-        parsed.append(len(pdf))
-        return real_reader(pdf)
-
-    monkeypatch.setattr(sign_module, "_reader", counting_reader)
+def test_reused_signer_at_b_lta_fetches_nothing_twice(pki_server: PkiServer) -> None:
+    """Two consecutive B-LTA signatures with one Signer: the first asks OCSP once per
+    certificate and the TSA exactly twice (signature and document timestamps: no
+    size-estimating round trip), the second asks the network only for its two timestamps."""
     client = HttpClient(connect_to=pki_server.connect_to)
     signer = make_signer(client, "B-LTA")
 
@@ -440,17 +434,14 @@ def test_reused_signer_at_b_lta_fetches_nothing_twice(
 
     signer.sign(UNSIGNED)
     first = list(client.exchanges)
-    # OCSP for signer-good, interm and tsa; the TSA: size estimate, signature and document
-    # timestamps (the size-estimating token is cached per Signer and TSA URL).
-    assert kinds(first) == ["ocsp"] * 3 + ["tsa"] * 3
+    # OCSP for signer-good, interm and tsa; the TSA: signature and document timestamps.
+    assert kinds(first) == ["ocsp"] * 3 + ["tsa"] * 2
     signer.sign(UNSIGNED)
     second = client.exchanges[len(first) :]
     assert kinds(second) == ["tsa", "tsa"]  # signature timestamp + document timestamp
     assert [e.method for e in second] == ["POST", "POST"]
     assert len(pki_server.log.snapshot()) == len(first) + 2
     assert signer.cache.fetches == 3
-    # only the input is parsed (is the field free?), never an intermediate signed output
-    assert parsed == [len(UNSIGNED), len(UNSIGNED)]
 
 
 def test_cache_expires_at_next_update(pki_server: PkiServer) -> None:
@@ -609,8 +600,8 @@ def test_signer_chain_is_fetched_hop_by_hop_when_only_the_leaf_is_given(
         network=client,
     )
     signer.sign(UNSIGNED)
-    assert [c.dump() for c in signer.chain()] == [
-        pki.load_cert(label).dump() for label in ("signer-good", "interm", "root")
+    assert list(signer.chain()) == [
+        to_pem(pki.load_cert(label)) for label in ("signer-good", "interm", "root")
     ]
     assert [e.path for e in pki_server.log.matching(path_prefix="/ltv/certs/")] == [
         "/ltv/certs/interm/ca.crt",
@@ -623,7 +614,7 @@ def test_explicit_chain_wins_and_nothing_is_fetched(pki_server: PkiServer) -> No
     client = HttpClient(connect_to=pki_server.connect_to)
     make_signer(client, "B-LTA").sign(UNSIGNED)
     assert pki_server.log.matching(path_prefix="/ltv/certs/") == []
-    extender = Extender(tsa_url=TSA_URL, network=client, trust=[pki.load_cert("tsa-root")])
+    extender = Extender(tsa_url=TSA_URL, network=client, trust=ANCHORS)
     extender.extend(make_signer(client, "B-LTA").sign(UNSIGNED))
     assert pki_server.log.matching(path_prefix="/ltv/certs/") == []
 
@@ -716,7 +707,7 @@ def test_ca_issuers_hops_are_bounded() -> None:
 def test_extend_adds_one_document_timestamp_and_fresh_evidence(pki_server: PkiServer) -> None:
     client = HttpClient(connect_to=pki_server.connect_to)
     original = make_signer(client, "B-LTA").sign(UNSIGNED)
-    extender = Extender(tsa_url=TSA_URL, network=client, trust=[pki.load_cert("tsa-root")])
+    extender = Extender(tsa_url=TSA_URL, network=client, trust=ANCHORS)
     _, ocsps_before, _ = dss_contents(original)
 
     first = extender.extend(original)
@@ -733,15 +724,24 @@ def test_extend_adds_one_document_timestamp_and_fresh_evidence(pki_server: PkiSe
 def test_extend_refuses_documents_without_dss_and_untrusted_tsa(pki_server: PkiServer) -> None:
     client = HttpClient(connect_to=pki_server.connect_to)
     b_t = make_signer(client, "B-T").sign(UNSIGNED)
-    extender = Extender(tsa_url=TSA_URL, network=client)
+    extender = Extender(tsa_url=TSA_URL, network=client, trust=ANCHORS)
     with pytest.raises(InputError, match="no DSS"):
         extender.extend(b_t)
     with pytest.raises(InputError, match="no signature"):
         extender.extend(UNSIGNED)
+    with pytest.raises(UsageError, match="needs trust anchors"):
+        Extender(tsa_url=TSA_URL, network=client)
     b_lta = make_signer(client, "B-LTA").sign(UNSIGNED)
-    wrong = Extender(tsa_url=TSA_URL, network=client, trust=[pki.load_cert("root")])
-    with pytest.raises(SigningError, match="not among the --trust anchors"):
+    # the TSA's root is not an anchor: verification fails first, and nothing was fetched
+    before = len(client.exchanges)
+    wrong = Extender(tsa_url=TSA_URL, network=client, trust=[pki.ROOT_CERT])
+    with pytest.raises(SigningError, match="refusing to extend: "):
         wrong.extend(b_lta)
+    assert len(client.exchanges) == before
+    # --force gets past the verification; the TSA chain must still end at an anchor
+    forced = Extender(tsa_url=TSA_URL, network=client, trust=[pki.ROOT_CERT], force=True)
+    with pytest.raises(SigningError, match="not among the --trust anchors"):
+        forced.extend(b_lta)
 
 
 # -- output ------------------------------------------------------------------------------------

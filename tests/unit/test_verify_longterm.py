@@ -20,7 +20,6 @@ import io
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -294,15 +293,11 @@ def test_cli_extend_renews_short_tsa_signature(
     pdfs: dict[str, bytes],
     pki_server: PkiServer,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``ltv extend --tsa <long TSA>`` on (a). The CLI has no clock option, so the extender's
-    clock is pinned to the server's frozen time (nothing here depends on the real date)."""
-    import ltv.sign
+    """``ltv extend --tsa <long TSA> --at T`` on (a), the server's clock frozen at T (nothing
+    here depends on the real date)."""
     from ltv.cli import app
 
-    real_now: Any = ltv.sign._now
-    monkeypatch.setattr(ltv.sign, "_now", lambda at: real_now(at or fx.T_SHORT_RENEW))
     pki_server.freeze(fx.T_SHORT_RENEW)
     src, dst = tmp_path / "short-b-lt.pdf", tmp_path / "renewed.pdf"
     src.write_bytes(pdfs["short-b-lt"])
@@ -319,6 +314,10 @@ def test_cli_extend_renews_short_tsa_signature(
         pki.TSA_URL,
         "--trust",
         str(pki.TSA_ROOT_CERT),
+        "--trust",
+        str(pki.ROOT_CERT),
+        "--at",
+        fx.T_SHORT_RENEW.isoformat(),
         *connect,
     ]
     result = CliRunner().invoke(app, args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,9 +24,10 @@ def test_unexpected_exception_is_a_per_file_error(
     poison = (SAMPLES / "good-b-lt.pdf").read_bytes()
     real_extract = extract_module.extract
 
-    def extract(data: bytes) -> object:
-        if data == poison:
-            raise RuntimeError("simulated library bug")
+    def extract(data: Any) -> object:
+        content = data if isinstance(data, bytes) else data.getvalue()
+        if content == poison:
+            raise RuntimeError("simulated ltv bug")
         return real_extract(data)
 
     monkeypatch.setattr(extract_module, "extract", extract)
@@ -41,7 +43,7 @@ def test_unexpected_exception_is_a_per_file_error(
 
     assert bad.exit_code == 4 and bad.signatures == ()
     assert bad.error is not None
-    assert "internal error RuntimeError: simulated library bug" in bad.error
+    assert "internal error RuntimeError: simulated ltv bug" in bad.error
     fx.assert_schema(bad.to_dict())
     assert any("poison.pdf" in r.getMessage() and r.exc_info for r in caplog.records)
     assert good.indication.value == "TOTAL-PASSED"

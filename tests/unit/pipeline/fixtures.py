@@ -309,11 +309,14 @@ def sign_with_ltv(server: PkiServer, *, tsa_url: str, at: datetime, level: str =
         server.freeze(None)
 
 
-def extend_with_ltv(server: PkiServer, data: bytes, *, tsa_url: str, at: datetime) -> bytes:
-    """``ltv.sign.Extender``: fresh evidence for every embedded TSA chain + a document
-    timestamp from ``tsa_url``, with the server clock frozen at ``at``."""
+def extend_with_ltv(
+    server: PkiServer, data: bytes, *, tsa_url: str, at: datetime, force: bool = False
+) -> bytes:
+    """``ltv.extend.Extender``: fresh evidence for every embedded TSA chain + a document
+    timestamp from ``tsa_url``, with the server clock frozen at ``at`` (``force``: renew even
+    though verifying the input at ``at`` fails)."""
     from ltv.evidence.http import HttpClient
-    from ltv.sign import Extender
+    from ltv.extend import Extender
     from samples import pki
 
     server.freeze(at)
@@ -321,7 +324,8 @@ def extend_with_ltv(server: PkiServer, data: bytes, *, tsa_url: str, at: datetim
         return Extender(
             tsa_url=tsa_url,
             network=HttpClient(connect_to=server.connect_to, timeout=10),
-            trust=[pki.load_cert("tsa-root")],
+            trust=[pki.TSA_ROOT_CERT, pki.ROOT_CERT],
+            force=force,
         ).extend(data, at=at)
     finally:
         server.freeze(None)
@@ -338,8 +342,8 @@ def build_longterm(server: PkiServer) -> dict[str, bytes]:
     out["short-renewed"] = extend_with_ltv(
         server, out["short-b-lt"], tsa_url=pki.TSA_URL, at=T_SHORT_RENEW
     )
-    out["short-renewed-late"] = extend_with_ltv(
-        server, out["short-b-lt"], tsa_url=pki.TSA_URL, at=T_SHORT_LATE_RENEW
+    out["short-renewed-late"] = extend_with_ltv(  # too late: verification fails, forced
+        server, out["short-b-lt"], tsa_url=pki.TSA_URL, at=T_SHORT_LATE_RENEW, force=True
     )
     return out
 
