@@ -328,8 +328,12 @@ def extract(data: bytes | BinaryIO) -> Extracted:
         OSError,
     )  # OSError: a seek before the start of a real file (ValueError on BytesIO)
     repaired: ScanIndex | None = None
+    from ltv.pipeline.lazy import DeferringStream, reader_class
+
     try:
-        reader = PdfFileReader(stream, strict=False)
+        # large stream payloads stay on disk (ltv.pipeline.lazy): memory does not grow with
+        # the file
+        reader = reader_class(PdfFileReader)(DeferringStream(stream), strict=False)
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except unreadable as err:
         # broken cross-reference pointers: read the same bytes again, steered by a scan
@@ -416,7 +420,7 @@ def extract(data: bytes | BinaryIO) -> Extracted:
             warnings.append(f"field {fq_name!r}: unreadable CMS revocation values")
         found.append(
             ExtractedSignature(
-                field=fq_name,
+                field=str(fq_name),  # plain text: no reference to the reader
                 kind=kind,
                 embedded=emb,
                 revision=revision,

@@ -143,9 +143,11 @@ def _reader_class() -> type[Any]:
     from pyhanko.pdf_utils.reader import PdfFileReader, _read_header_version
     from pyhanko.pdf_utils.xref import XRefCache, read_object_header
 
+    from ltv.pipeline.lazy import reader_class
+
     builder_class = _builder_class()
 
-    class _TolerantReader(PdfFileReader):
+    class _TolerantReader(reader_class(PdfFileReader)):  # type: ignore[misc]
         """pyHanko's reader on the original bytes, steered by a :class:`ScanIndex`.
 
         ``__init__`` follows pyHanko 0.38's ``PdfFileReader.__init__`` except that the
@@ -158,10 +160,10 @@ def _reader_class() -> type[Any]:
             self.strict = False
             stream.seek(0, os.SEEK_END)
             self._decode_context = DecodeContext(DecodeLimits(), input_size=stream.tell())
-            self.resolved_objects = {}
+            self.resolved_objects: dict[Any, Any] = {}
             self._header_version = None
             self._input_version = None
-            self._historical_resolver_cache = {}
+            self._historical_resolver_cache: dict[int, Any] = {}
             self.stream = stream
             self._header_version = _read_header_version(stream)
             builder = builder_class(handler=self, stream=stream, strict=False, last_startxref=0)
@@ -205,8 +207,10 @@ def _reader_class() -> type[Any]:
 def open_tolerant(stream: BinaryIO) -> tuple[Any, ScanIndex]:
     """A pyHanko ``PdfFileReader`` over ``stream`` (not modified) whose cross-reference
     structure was located by scanning; raises pyHanko's read errors when even that fails."""
+    from ltv.pipeline.lazy import DeferringStream
+
     stream.seek(0)
     data = stream.read()
     index = ScanIndex.scan(data)
     stream.seek(0)
-    return _reader_class()(stream, index), index
+    return _reader_class()(DeferringStream(stream), index), index
