@@ -47,7 +47,8 @@ def digest(algorithm: str, data: bytes) -> bytes:
 
     try:
         md = hashes.Hash(get_pyca_cryptography_hash(algorithm))
-    except (NotImplementedError, KeyError, ValueError) as err:
+    # harden: pyhanko_certvalidator raises AttributeError for an OID it has no name for
+    except (NotImplementedError, KeyError, ValueError, AttributeError) as err:
         raise ValueError(f"unsupported digest algorithm {algorithm!r}") from err
     md.update(data)
     return md.finalize()

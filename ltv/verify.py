@@ -355,6 +355,7 @@ class Verifier:
         ctx = RevocationContext(
             evidence=ex.evidence,
             client=client,
+            now=now,  # harden: the moment of judgement (future-dated evidence is ignored)
             online=policy.online,
             max_age=policy.max_evidence_age,
             unknown_is_fatal=policy.unknown_is_fatal,

@@ -15,10 +15,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
 __all__ = [
+    "MALFORMED",
     "UnsupportedSignature",
     "certificate_signed_by",
     "key_hash",
     "name_hash",
+    "names_equal",
     "verify_signature",
 ]
 
@@ -45,6 +47,23 @@ _HASHLIB_NAMES = {
 }
 
 
+MALFORMED: tuple[type[Exception], ...] = (
+    ValueError,  # asn1crypto's parse errors, UnicodeDecodeError
+    TypeError,
+    KeyError,  # an unknown ENUMERATED value (asn1crypto maps ints to names)
+    IndexError,
+    AttributeError,
+    OverflowError,  # a time or integer out of range
+    NotImplementedError,
+    AssertionError,
+    NameError,  # asn1crypto raises UnboundLocalError on some odd keys
+    RecursionError,
+)
+"""What asn1crypto (and cryptography, pyHanko underneath) raise on malformed *input*: caught
+only where a parser is called on data from a file or a server, and turned into data there
+(``malformed``), never around ltv's own logic."""
+
+
 class UnsupportedSignature(ValueError):
     """The signature or digest algorithm is unknown, weak, or does not fit the key."""
 
@@ -54,6 +73,16 @@ def _digest_name(name: str) -> str:
         return _HASHLIB_NAMES[name]
     except KeyError:
         raise UnsupportedSignature(f"unsupported digest algorithm {name!r}") from None
+
+
+def names_equal(a: x509.Name, b: x509.Name) -> bool:
+    """RFC 5280 §7.1 name comparison (asn1crypto's), falling back to comparing encodings when a
+    name from the input cannot be decoded enough to be compared (then only identical
+    encodings match)."""
+    try:
+        return bool(a == b)
+    except MALFORMED:
+        return bool(a.dump() == b.dump())
 
 
 def name_hash(name: x509.Name, algo: str) -> bytes:
@@ -86,11 +115,11 @@ def verify_signature(
     """
     try:
         sig_algo = algorithm.signature_algo
-    except ValueError as exc:
-        raise UnsupportedSignature(str(exc)) from exc
+    except MALFORMED as exc:
+        raise UnsupportedSignature(str(exc) or type(exc).__name__) from exc
     try:
         key = serialization.load_der_public_key(public_key.dump())
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except (UnsupportedAlgorithm, *MALFORMED) as exc:
         raise UnsupportedSignature(f"unusable public key: {exc}") from exc
     try:
         if sig_algo == "rsassa_pkcs1v15":
@@ -126,8 +155,10 @@ def verify_signature(
             raise UnsupportedSignature(f"unsupported signature algorithm {sig_algo!r}")
     except InvalidSignature:
         return False
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise UnsupportedSignature(str(exc)) from exc
+    except UnsupportedSignature:
+        raise
+    except (UnsupportedAlgorithm, *MALFORMED) as exc:  # parameters decoded from the input
+        raise UnsupportedSignature(str(exc) or type(exc).__name__) from exc
     return True
 
 
