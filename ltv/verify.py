@@ -302,7 +302,7 @@ class Verifier:
         from ltv.pipeline.extract import extract
 
         try:
-            extracted = extract(data)
+            extracted = extract(data, self.policy.limits)  # harden: the policy's [limits]
             client = self._client()
             signatures = await self._run(extracted, client, now=now, at=at)
         except LtvError as err:

@@ -66,6 +66,7 @@ __all__ = [
     "ocsp_url_of",
     "read_single_responses",
     "request_for_cert_id",
+    "response_problem",
     "send_ocsp_request",
 ]
 
@@ -305,6 +306,17 @@ def _load_basic(der: bytes) -> ocsp.BasicOCSPResponse:
     if not isinstance(basic, ocsp.BasicOCSPResponse):
         raise _Rejected("malformed")
     return basic
+
+
+def response_problem(der: bytes) -> str | None:
+    """Why a DER OCSPResponse says nothing about any certificate — undecodable, an unknown or
+    error responseStatus (RFC 6960 §4.2.1: error responses are unsigned and carry no
+    SingleResponse) — or ``None`` when it can be checked against a certificate."""
+    try:
+        _load_basic(bytes(der))
+    except _Rejected as exc:
+        return exc.detail
+    return None
 
 
 def _single_info(single: ocsp.SingleResponse) -> SingleResponseInfo:

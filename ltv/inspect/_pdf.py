@@ -432,9 +432,16 @@ def describe_pdf(data: bytes) -> Json:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import enumerate_sig_fields
 
+    from ltv.limits import DEFAULT_LIMITS, check_pdf, depth_exceeded
+
+    check_pdf(data, DEFAULT_LIMITS)  # LimitError (an InputError) before anything is allocated
     try:
-        reader = PdfFileReader(BytesIO(data), strict=False)
+        reader = PdfFileReader(
+            BytesIO(data), strict=False, decode_limits=DEFAULT_LIMITS.decode_limits()
+        )
         root = reader.root
+    except RecursionError:
+        raise depth_exceeded() from None
     except Exception as exc:  # pyHanko could not even find the trailer / catalog
         raise InputError(
             f"corrupt PDF: cross-reference or trailer unreadable ({error_text(exc)})"

@@ -27,6 +27,8 @@ from ltv.errors import InputError
 
 if TYPE_CHECKING:
     from asn1crypto import cms, x509
+
+    from ltv.limits import Limits
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
@@ -241,8 +243,10 @@ def _ocsp_certs(der: bytes) -> list[bytes]:
         return []
 
 
-def extract(data: bytes) -> Extracted:
-    """Parse the PDF and collect everything the later stages need (InputError if unreadable)."""
+def extract(data: bytes, limits: Limits | None = None) -> Extracted:
+    """Parse the PDF and collect everything the later stages need (InputError if unreadable;
+    its subclass :class:`~ltv.limits.LimitError` when it exceeds a resource limit)."""
+    from ltv.limits import DEFAULT_LIMITS, depth_exceeded, open_reader, screen_evidence
     from asn1crypto import core, x509
     from pyhanko.pdf_utils import generic, misc
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -252,8 +256,10 @@ def extract(data: bytes) -> Extracted:
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise InputError("not a PDF (no %PDF header)")
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader = open_reader(data, limits or DEFAULT_LIMITS)  # harden: limits checked first
         fields = list(enumerate_sig_fields(reader, filled_status=True))
+    except RecursionError:  # harden: nesting deeper than the parser's stack
+        raise depth_exceeded() from None
     except (misc.PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
         msg = " ".join(str(err).split()) or type(err).__name__
         raise InputError(f"unreadable PDF: {msg}") from err
@@ -335,11 +341,21 @@ def extract(data: bytes) -> Extracted:
         except Exception:
             warnings.append("an embedded certificate is unreadable; ignored")
     found.sort(key=lambda s: s.revision)
+    evidence = []
+    for item in index.items.values():  # harden: evidence that says nothing is ignored, visibly
+        problem = screen_evidence(item.kind, item.der, limits or DEFAULT_LIMITS)
+        if problem is None:
+            evidence.append(item)
+        else:
+            warnings.append(
+                f"{'OCSP response' if item.kind == 'ocsp' else 'CRL'} in "
+                f"{'/'.join(item.sources)} (revision {item.revision}) unusable ({problem}): ignored"
+            )
     return Extracted(
         reader=reader,
         signatures=found,
         certificates=certificates,
-        evidence=list(index.items.values()),
+        evidence=evidence,
         revisions=int(reader.xrefs.total_revisions),
         warnings=warnings,
     )
