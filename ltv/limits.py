@@ -106,7 +106,7 @@ class LimitError(InputError):
 
     def __init__(self, limit: str, message: str) -> None:
         super().__init__(
-            f"{message} (limit {limit})",
+            f"could not be evaluated: {message} (limit {limit})",
             hint=f"raise [limits] {limit} in the policy if the file is trusted",
         )
         self.limit = limit

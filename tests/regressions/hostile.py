@@ -75,3 +75,33 @@ def zlib_bomb(decoded: int = 300 * 1024 * 1024) -> bytes:
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream",
     ]
     return _table_pdf(objects)
+
+
+def append_dss_raw(pdf: bytes, *, ocsps: list[bytes] = (), crls: list[bytes] = ()) -> bytes:  # type: ignore[assignment]
+    """An incremental update adding streams *as given* to the DSS (/OCSPs, /CRLs) — what
+    anyone can append to a signed file: no signature covers it. pyHanko's own DSS writer
+    parses what it embeds, so malformed objects are written here, raw."""
+    import io
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    root = writer.root
+    dss_ref = root.raw_get("/DSS") if "/DSS" in root else None
+    if isinstance(dss_ref, generic.IndirectObject):
+        dss = dss_ref.get_object()
+        writer.mark_update(dss_ref)
+    else:
+        dss = generic.DictionaryObject()
+        root["/DSS"] = writer.add_object(dss)
+        writer.update_root()
+    for key, items in (("/OCSPs", ocsps), ("/CRLs", crls)):
+        if not items:
+            continue
+        existing = list(dss[key]) if key in dss else []
+        refs = [writer.add_object(generic.StreamObject(stream_data=d)) for d in items]
+        dss[generic.NameObject(key)] = generic.ArrayObject(existing + refs)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
