@@ -37,10 +37,14 @@ def huge_declared_xref(size: int = 1_000_000_014, pad_to: int = 107_000) -> byte
     return _pdf(objects, trailer_obj=xref, pad_to=pad_to)
 
 
-def deep_nesting(depth: int = 5000) -> bytes:
-    """A catalog entry nested ``depth`` arrays deep (a recursive parser's stack)."""
+def deep_nesting(depth: int = 5000, filler: bytes = b"") -> bytes:
+    """A catalog entry nested ``depth`` arrays deep (a recursive parser's stack), with
+    ``filler`` tokens between the brackets."""
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R /Deep " + b"[" * depth + b"]" * depth + b" >>",
+        b"<< /Type /Catalog /Pages 2 0 R /Deep "
+        + (b"[" + filler) * depth
+        + b"]" * depth
+        + b" >>",
         b"<< /Type /Pages /Kids [] /Count 0 >>",
     ]
     return _table_pdf(objects)
@@ -77,7 +81,13 @@ def zlib_bomb(decoded: int = 300 * 1024 * 1024) -> bytes:
     return _table_pdf(objects)
 
 
-def append_dss_raw(pdf: bytes, *, ocsps: list[bytes] = (), crls: list[bytes] = ()) -> bytes:  # type: ignore[assignment]
+def append_dss_raw(
+    pdf: bytes,
+    *,
+    ocsps: list[bytes] | tuple[bytes, ...] = (),
+    crls: list[bytes] | tuple[bytes, ...] = (),
+    compress: bool = False,
+) -> bytes:
     """An incremental update adding streams *as given* to the DSS (/OCSPs, /CRLs) — what
     anyone can append to a signed file: no signature covers it. pyHanko's own DSS writer
     parses what it embeds, so malformed objects are written here, raw."""
@@ -100,7 +110,13 @@ def append_dss_raw(pdf: bytes, *, ocsps: list[bytes] = (), crls: list[bytes] = (
         if not items:
             continue
         existing = list(dss[key]) if key in dss else []
-        refs = [writer.add_object(generic.StreamObject(stream_data=d)) for d in items]
+        streams = []
+        for d in items:
+            stream = generic.StreamObject(stream_data=d)
+            if compress:
+                stream.compress()
+            streams.append(stream)
+        refs = [writer.add_object(stream) for stream in streams]
         dss[generic.NameObject(key)] = generic.ArrayObject(existing + refs)
     out = io.BytesIO()
     writer.write(out)
