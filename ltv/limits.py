@@ -137,10 +137,11 @@ def _xref_dict(buf: Any, at: int) -> bytes:
     (or ``<<``) before, up to ``stream`` after."""
     start = max(0, at - _DICT_WINDOW)
     before = bytes(buf[start:at])
-    header = None
-    for header in _OBJ_HEADER.finditer(before):
-        pass
-    begin = start + header.end() if header is not None else at - len(before.rsplit(b"<<", 1)[-1])
+    headers = list(_OBJ_HEADER.finditer(before))
+    if headers:
+        begin = start + headers[-1].end()
+    else:
+        begin = at - len(before.rsplit(b"<<", 1)[-1])
     after = bytes(buf[at : at + _DICT_WINDOW])
     end = after.find(b"stream")
     return bytes(buf[begin:at]) + (after[:end] if end >= 0 else after)

@@ -21,6 +21,7 @@ dict keyed by serial number; the issuer-signature check is cached per issuer key
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -99,8 +100,10 @@ class CrlIndex:
             _, _, der = pem.unarmor(der)
         self.raw = bytes(der)
         try:
-            crl = cx509.load_der_x509_crl(self.raw)
-            issuer_der = crl.issuer.public_bytes()
+            with warnings.catch_warnings():  # cryptography warns on over-long name attributes
+                warnings.simplefilter("ignore")
+                crl = cx509.load_der_x509_crl(self.raw)
+                issuer_der = crl.issuer.public_bytes()
             self.issuer: x509.Name = x509.Name.load(issuer_der)
             self.this_update: datetime = crl.last_update_utc
             self.next_update: datetime | None = crl.next_update_utc

@@ -19,7 +19,6 @@ file-level warning.
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,10 +26,10 @@ from ltv.errors import InputError
 
 if TYPE_CHECKING:
     from asn1crypto import cms, x509
-
-    from ltv.limits import Limits
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+    from ltv.limits import Limits
 
 __all__ = ["EvidenceItem", "Extracted", "ExtractedSignature", "extract"]
 
@@ -246,12 +245,12 @@ def _ocsp_certs(der: bytes) -> list[bytes]:
 def extract(data: bytes, limits: Limits | None = None) -> Extracted:
     """Parse the PDF and collect everything the later stages need (InputError if unreadable;
     its subclass :class:`~ltv.limits.LimitError` when it exceeds a resource limit)."""
-    from ltv.limits import DEFAULT_LIMITS, depth_exceeded, open_reader, screen_evidence
     from asn1crypto import core, x509
     from pyhanko.pdf_utils import generic, misc
-    from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import enumerate_sig_fields
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+    from ltv.limits import DEFAULT_LIMITS, depth_exceeded, open_reader, screen_evidence
 
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise InputError("not a PDF (no %PDF header)")

@@ -179,6 +179,4 @@ def test_limits_table_in_the_policy() -> None:
     with pytest.raises(PolicyError, match="max_objects: a positive integer"):
         policy_from_mapping({"limits": {"max_objects": 0}})
     schema = json.loads((ROOT / "schemas" / "policy.schema.json").read_text())
-    assert set(schema["properties"]["limits"]["properties"]) == {
-        f for f in Limits.__dataclass_fields__
-    }
+    assert set(schema["properties"]["limits"]["properties"]) == set(Limits.__dataclass_fields__)
