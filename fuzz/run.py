@@ -71,13 +71,13 @@ class _Flusher:
 
 def _warm_up(target: T.Target) -> list[bytes]:
     """Import everything and build the seeds (so instrumentation sees the libraries)."""
-    import ltv.cli.inspect  # noqa: F401
-    import ltv.evidence.crl  # noqa: F401
-    import ltv.evidence.ocsp  # noqa: F401
-    import ltv.inspect  # noqa: F401
-    import ltv.pipeline.extract  # noqa: F401
-    import ltv.render  # noqa: F401
-    import ltv.tst  # noqa: F401
+    import ltv.cli.inspect
+    import ltv.evidence.crl
+    import ltv.evidence.ocsp
+    import ltv.inspect
+    import ltv.pipeline.extract
+    import ltv.render
+    import ltv.tst
     import ltv.verify  # noqa: F401
 
     seeds = target.seeds()
@@ -230,9 +230,15 @@ def summarize(names: list[str]) -> int:
             runs = int(json.loads(path.read_text())["runs"])
         folder = T.FINDINGS_DIR / name
         found = sorted(p.name for p in folder.glob("*.bin")) if folder.is_dir() else []
-        hangs = sorted(
-            p.name for p in folder.glob("*") if p.name.startswith(("timeout-", "oom-", "crash-"))
-        ) if folder.is_dir() else []
+        hangs = (
+            sorted(
+                p.name
+                for p in folder.glob("*")
+                if p.name.startswith(("timeout-", "oom-", "crash-"))
+            )
+            if folder.is_dir()
+            else []
+        )
         rows.append({"target": name, "runs": runs, "findings": found + hangs})
         total += runs
     (OUT / "summary.json").write_text(json.dumps({"total": total, "targets": rows}, indent=2))

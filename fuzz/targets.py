@@ -216,7 +216,9 @@ def _pdf_evidence() -> dict[str, list[bytes]]:
             from asn1crypto import cms
 
             for tst in sig.signature_tsts:
-                out["tst"].append(cms.ContentInfo({"content_type": "signed_data", "content": tst}).dump())
+                out["tst"].append(
+                    cms.ContentInfo({"content_type": "signed_data", "content": tst}).dump()
+                )
             if sig.kind == "document-timestamp":
                 out["tst"].append(
                     cms.ContentInfo(
@@ -568,7 +570,12 @@ class Target:
 
 def _signed_decision_seeds() -> list[bytes]:
     seeds = signed_seeds()
-    return [bytes([i, 0, j, r, 0x41, 0, 0, 0, 7]) for i in range(len(seeds)) for j in range(2) for r in range(4)]
+    return [
+        bytes([i, 0, j, r, 0x41, 0, 0, 0, 7])
+        for i in range(len(seeds))
+        for j in range(2)
+        for r in range(4)
+    ]
 
 
 TARGETS: dict[str, Target] = {

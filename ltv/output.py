@@ -140,9 +140,8 @@ def write_stdout(text: str) -> None:
     on disk). Here a short write is retried, so a full disk or a file-size limit surfaces as the
     OSError it is (ENOSPC, EFBIG), never as silently truncated output.
     """
-    import sys
-
     import io
+    import sys
 
     sys.stdout.flush()
     try:

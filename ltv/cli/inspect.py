@@ -411,8 +411,11 @@ def render_text(result: Json, *, to_string: bool = False) -> str | None:
 
     buf = io.StringIO()
     Console(
-        file=buf, highlight=False, soft_wrap=False, force_terminal=sys.stdout.isatty(),
-        width=_tty_width()
+        file=buf,
+        highlight=False,
+        soft_wrap=False,
+        force_terminal=sys.stdout.isatty(),
+        width=_tty_width(),
     ).print(tree)
     return buf.getvalue()
 

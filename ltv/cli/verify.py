@@ -211,8 +211,11 @@ def _write_reports(reports: list[Report], fmt: str, out_path: Path | None) -> No
 
             buf = io.StringIO()
             console = Console(
-                file=buf, highlight=False, soft_wrap=True, force_terminal=sys.stdout.isatty(),
-                width=_tty_width()
+                file=buf,
+                highlight=False,
+                soft_wrap=True,
+                force_terminal=sys.stdout.isatty(),
+                width=_tty_width(),
             )
             for r in reports:
                 console.print(render_text(r))

@@ -215,7 +215,10 @@ def fetch_crl(client: Transport, url: str) -> bytes:
     """GET a CRL; returns DER (PEM is unarmored). Raises :class:`HttpError` on failure."""
     body = client.request("GET", url, headers={"Accept": CRL_TYPE}).body
     if pem.detect(body):
-        _, _, body = pem.unarmor(body)
+        try:
+            _, _, body = pem.unarmor(body)
+        except ValueError:  # broken armour: left as is, the check says "malformed"
+            pass
     return bytes(body)
 
 

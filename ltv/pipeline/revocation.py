@@ -159,9 +159,7 @@ def _future_dated(outcome: RevocationOutcome, now: datetime) -> datetime | None:
     return None
 
 
-def _screen_future(
-    cands: list[_Candidate], now: datetime, warnings: list[str]
-) -> list[_Candidate]:
+def _screen_future(cands: list[_Candidate], now: datetime, warnings: list[str]) -> list[_Candidate]:
     """Future-dated evidence becomes ``offline/future-dated`` (reported, never believed)."""
     from dataclasses import replace
 

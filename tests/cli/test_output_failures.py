@@ -30,7 +30,7 @@ def _ltv(
         stderr=subprocess.PIPE,
         text=True,
         timeout=120,
-        preexec_fn=preexec,  # noqa: PLW1509 - the fault is set up in the child only
+        preexec_fn=preexec,
         check=False,
     )
 
@@ -130,7 +130,5 @@ def test_verify_output_on_a_full_disk(full_disk: Path) -> None:
 
 def test_inspect_output_on_a_full_disk(full_disk: Path) -> None:
     with (full_disk / "inspect.json").open("w") as fh:
-        proc = _ltv(
-            "inspect", str(SAMPLES / "good-b-lta.pdf"), "--format", "json", stdout=fh
-        )
+        proc = _ltv("inspect", str(SAMPLES / "good-b-lta.pdf"), "--format", "json", stdout=fh)
     _one_error_line(proc, "standard output", "No space left on device")

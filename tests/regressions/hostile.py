@@ -30,9 +30,7 @@ def huge_declared_xref(size: int = 1_000_000_014, pad_to: int = 107_000) -> byte
     data = zlib.compress(rows)
     xref = (
         b"<< /Type /XRef /Size %d /W [1 2 1] /Root 1 0 R /Filter /FlateDecode /Length %d >>\n"
-        b"stream\n" % (size, len(data))
-        + data
-        + b"\nendstream"
+        b"stream\n" % (size, len(data)) + data + b"\nendstream"
     )
     return _pdf(objects, trailer_obj=xref, pad_to=pad_to)
 
@@ -41,10 +39,7 @@ def deep_nesting(depth: int = 5000, filler: bytes = b"") -> bytes:
     """A catalog entry nested ``depth`` arrays deep (a recursive parser's stack), with
     ``filler`` tokens between the brackets."""
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R /Deep "
-        + (b"[" + filler) * depth
-        + b"]" * depth
-        + b" >>",
+        b"<< /Type /Catalog /Pages 2 0 R /Deep " + (b"[" + filler) * depth + b"]" * depth + b" >>",
         b"<< /Type /Pages /Kids [] /Count 0 >>",
     ]
     return _table_pdf(objects)

@@ -121,9 +121,7 @@ def test_malformed_evidence_in_a_later_dss_update_is_ignored_with_a_warning(
     good = (SAMPLES / "good-b-lt.pdf").read_bytes()
     before = _verifier().verify(good, now=NOW)
     assert before.indication is Indication.TOTAL_PASSED
-    hostile = append_dss_raw(
-        good, ocsps=[unknown_status_ocsp()], crls=[MALFORMED_CRLS[crl_name]()]
-    )
+    hostile = append_dss_raw(good, ocsps=[unknown_status_ocsp()], crls=[MALFORMED_CRLS[crl_name]()])
     report = _verifier().verify(hostile, now=NOW)
     assert report.error is None
     assert report.indication is Indication.TOTAL_PASSED, report.to_dict()
