@@ -101,3 +101,15 @@ def _undecodable(name: Any) -> str:
         return "#" + bytes(name.dump()).hex()
     except Exception:  # even the encoding is gone: say so rather than fail a whole report
         return "#"
+
+
+def pdf_text(value: Any) -> str:
+    """A PDF string (a field's /T, a fully qualified field name) as plain text.
+
+    pyHanko hands back a ``ByteStringObject`` (``bytes``) when a string is neither UTF-16 with
+    a BOM nor PDFDocEncoding; such a name is shown in PDF's own hex-string notation
+    (``<9f9f9f>``) so that reports and inspect output stay plain, unambiguous text.
+    """
+    if isinstance(value, bytes | bytearray):
+        return f"<{bytes(value).hex()}>"
+    return str(value)

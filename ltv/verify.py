@@ -177,8 +177,11 @@ def _algorithm_problem(
     keys: list[tuple[str, int]] = []
     for i, cert in enumerate(certs):
         try:
-            pk = cert.public_key
-            keys.append((str(pk.algorithm), int(pk.bit_size)))
+            from ltv.evidence._crypto import key_size
+
+            size = key_size(cert.public_key)  # harden: asn1crypto's bit_size may raise anything
+            if size is not None:
+                keys.append(size)
             if i < len(certs) - 1 or cert.self_signed != "maybe":
                 algo = cert["signature_algorithm"].hash_algo
                 used_digests.add(str(algo).lower())

@@ -85,10 +85,12 @@ def _line(label: str, *parts: str | tuple[str, str]) -> Text:
     text = Text.assemble((label, "bold"))
     for part in parts:
         text.append(" ")
+        # harden: values decoded from hostile input are not always strings (an unknown
+        # PKIStatus is an int): render them as text, never let rich raise TypeError
         if isinstance(part, tuple):
-            text.append(part[0], style=part[1])
+            text.append(str(part[0]), style=part[1])
         else:
-            text.append(part)
+            text.append(str(part))
     return text
 
 

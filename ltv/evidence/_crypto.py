@@ -19,6 +19,7 @@ __all__ = [
     "UnsupportedSignature",
     "certificate_signed_by",
     "key_hash",
+    "key_size",
     "name_hash",
     "names_equal",
     "verify_signature",
@@ -83,6 +84,16 @@ def names_equal(a: x509.Name, b: x509.Name) -> bool:
         return bool(a == b)
     except MALFORMED:
         return bool(a.dump() == b.dump())
+
+
+def key_size(public_key: keys.PublicKeyInfo) -> tuple[str, int] | None:
+    """(algorithm, bits) of a public key from the input, or ``None`` when asn1crypto cannot
+    say (it raises UnboundLocalError, ValueError... on odd parameters: the caller then has no
+    key size to judge, rather than a crash)."""
+    try:
+        return str(public_key.algorithm), int(public_key.bit_size)
+    except MALFORMED:
+        return None
 
 
 def name_hash(name: x509.Name, algo: str) -> bytes:

@@ -405,6 +405,12 @@ def describe_timestamp_token(content_info: cms.ContentInfo) -> Json:
     }
 
 
+def _pki_status(value: Any) -> str:
+    """RFC 3161 §2.4.2 PKIStatus as text; a value outside the standard six stays visible."""
+    native = value.native
+    return native if isinstance(native, str) else f"unknown ({int(value)})"
+
+
 def describe_timestamp_response(resp: tsp.TimeStampResp) -> Json:
     """Describe a TimeStampResp: PKIStatusInfo and, when granted, the token."""
     status = resp["status"]
@@ -415,7 +421,7 @@ def describe_timestamp_response(resp: tsp.TimeStampResp) -> Json:
     if not isinstance(raw_token, core.Void) and raw_token.contents:
         token = describe_timestamp_token(raw_token)
     return {
-        "status": status["status"].native,
+        "status": _pki_status(status["status"]),
         "status_string": (
             None if isinstance(status_string, core.Void) else " ".join(status_string.native)
         ),

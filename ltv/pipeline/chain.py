@@ -103,9 +103,12 @@ def _parses(cert: x509.Certificate) -> bool:
     """Whether *cert* parses in full: a damaged certificate (e.g. one of a file's DSS with a
     broken extension) cannot be on any path, and asn1crypto's lazy parsing would otherwise raise
     inside certvalidator's registry."""
+    from ltv.evidence._crypto import MALFORMED
+
     try:
         cert.native  # noqa: B018 - parse eagerly
-    except (ValueError, TypeError, KeyError):
+        _ = cert.subject.human_friendly, cert.issuer.hashable  # harden: names certvalidator reads
+    except MALFORMED:  # harden: asn1crypto raises AttributeError, OverflowError... too
         return False
     return True
 

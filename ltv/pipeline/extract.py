@@ -245,11 +245,14 @@ def _ocsp_certs(der: bytes) -> list[bytes]:
 def extract(data: bytes, limits: Limits | None = None) -> Extracted:
     """Parse the PDF and collect everything the later stages need (InputError if unreadable;
     its subclass :class:`~ltv.limits.LimitError` when it exceeds a resource limit)."""
+    import zlib
+
     from asn1crypto import core, x509
     from pyhanko.pdf_utils import generic, misc
     from pyhanko.sign.fields import enumerate_sig_fields
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
+    from ltv.evidence._crypto import MALFORMED
     from ltv.limits import DEFAULT_LIMITS, depth_exceeded, open_reader, screen_evidence
 
     if not data.lstrip()[:5].startswith(b"%PDF"):
@@ -259,7 +262,7 @@ def extract(data: bytes, limits: Limits | None = None) -> Extracted:
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except RecursionError:  # harden: nesting deeper than the parser's stack
         raise depth_exceeded() from None
-    except (misc.PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+    except (misc.PdfError, zlib.error, *MALFORMED) as err:  # harden: whatever pyHanko raises
         msg = " ".join(str(err).split()) or type(err).__name__
         raise InputError(f"unreadable PDF: {msg}") from err
 
@@ -267,9 +270,12 @@ def extract(data: bytes, limits: Limits | None = None) -> Extracted:
     index = _EvidenceIndex()
     cert_ders: list[bytes] = []
     found: list[ExtractedSignature] = []
-    for fq_name, _sig_obj, sig_field in fields:
+    from ltv.names import pdf_text
+
+    for raw_name, _sig_obj, sig_field in fields:
+        fq_name = pdf_text(raw_name)  # harden: a /T that is a byte string is still a name
         try:
-            emb = EmbeddedPdfSignature(reader, sig_field, fq_name)
+            emb = EmbeddedPdfSignature(reader, sig_field, raw_name)
             sig_type = emb.sig_object_type
             kind: Literal["signature", "document-timestamp"] = (
                 "document-timestamp" if sig_type == "/DocTimeStamp" else "signature"

@@ -204,7 +204,7 @@ def test_future_dated_answer_from_a_responder_is_ignored(
 
 
 def test_per_document_budget_bounds_four_slow_responders(scripted: ScriptedServer) -> None:
-    """Four silent responders: without a total budget 4 × the per-request timeout; with the
+    """Four silent responders: without a total budget 4 times the per-request timeout; with the
     Session's budget the whole operation ends at the budget, later requests refused at once."""
     scripted.script = _silent
     session = _session(scripted, budget=1.5)
