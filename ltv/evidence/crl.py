@@ -114,7 +114,12 @@ class CrlIndex:
             self._read_extensions(crl)
             self._entries = self._index_entries(crl)
             self.issuer_text = name_str(self.issuer)
-        except (cx509.DuplicateExtension, cx509.InvalidVersion, UnsupportedAlgorithm) as exc:
+        except (
+            cx509.DuplicateExtension,
+            cx509.InvalidVersion,
+            cx509.UnsupportedGeneralNameType,
+            UnsupportedAlgorithm,
+        ) as exc:
             # RFC 5280 §4.2 / §5.1.2.1: an extension given twice, a version other than v1/v2
             raise ValueError(f"not a usable CRL: {exc}") from exc
         except MALFORMED as exc:  # the parser boundary: cryptography parses lazily, too

@@ -405,8 +405,9 @@ def describe_timestamp_token(content_info: cms.ContentInfo) -> Json:
     }
 
 
-def _pki_status(value: Any) -> str:
-    """RFC 3161 §2.4.2 PKIStatus as text; a value outside the standard six stays visible."""
+def _enum_text(value: Any) -> str:
+    """An INTEGER with named values (PKIStatus, a version) as text: its name, or, for a value
+    the standard does not name, ``unknown (N)`` (the schema's string, the number visible)."""
     native = value.native
     return native if isinstance(native, str) else f"unknown ({int(value)})"
 
@@ -421,7 +422,7 @@ def describe_timestamp_response(resp: tsp.TimeStampResp) -> Json:
     if not isinstance(raw_token, core.Void) and raw_token.contents:
         token = describe_timestamp_token(raw_token)
     return {
-        "status": _pki_status(status["status"]),
+        "status": _enum_text(status["status"]),
         "status_string": (
             None if isinstance(status_string, core.Void) else " ".join(status_string.native)
         ),
@@ -435,7 +436,7 @@ def describe_timestamp_request(req: tsp.TimeStampReq) -> Json:
     imprint = req["message_imprint"]
     policy = req["req_policy"]
     return {
-        "version": req["version"].native,
+        "version": _enum_text(req["version"]),
         "imprint_algorithm": imprint["hash_algorithm"]["algorithm"].native,
         "imprint": hex_bytes(imprint["hashed_message"].native),
         "policy": None if isinstance(policy, core.Void) else policy.dotted,
