@@ -65,6 +65,9 @@ only where a parser is called on data from a file or a server, and turned into d
 (``malformed``), never around ltv's own logic."""
 
 
+_KEY_ERRORS: tuple[type[Exception], ...] = (UnsupportedAlgorithm, *MALFORMED)
+
+
 class UnsupportedSignature(ValueError):
     """The signature or digest algorithm is unknown, weak, or does not fit the key."""
 
@@ -130,7 +133,7 @@ def verify_signature(
         raise UnsupportedSignature(str(exc) or type(exc).__name__) from exc
     try:
         key = serialization.load_der_public_key(public_key.dump())
-    except (UnsupportedAlgorithm, *MALFORMED) as exc:
+    except _KEY_ERRORS as exc:
         raise UnsupportedSignature(f"unusable public key: {exc}") from exc
     try:
         if sig_algo == "rsassa_pkcs1v15":
@@ -168,7 +171,7 @@ def verify_signature(
         return False
     except UnsupportedSignature:
         raise
-    except (UnsupportedAlgorithm, *MALFORMED) as exc:  # parameters decoded from the input
+    except _KEY_ERRORS as exc:  # parameters decoded from the input
         raise UnsupportedSignature(str(exc) or type(exc).__name__) from exc
     return True
 

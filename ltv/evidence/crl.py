@@ -63,6 +63,8 @@ _REASONS = {
     "aACompromise": "aa_compromise",
 }
 
+_SIGNATURE_ERRORS: tuple[type[Exception], ...] = (UnsupportedAlgorithm, *MALFORMED)
+
 # RFC 5280 §5.2 / §5.3 extensions this module understands.
 _KNOWN_CRL_EXTENSIONS = {
     ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
@@ -177,7 +179,7 @@ class CrlIndex:
             weak = isinstance(self._crl.signature_hash_algorithm, hashes.MD5)
             key = serialization.load_der_public_key(key_der)
             ok = not weak and bool(self._crl.is_signature_valid(key))  # type: ignore[arg-type]
-        except (UnsupportedAlgorithm, *MALFORMED):
+        except _SIGNATURE_ERRORS:
             ok = False
         with self._lock:
             self._signature_ok[key_der] = ok

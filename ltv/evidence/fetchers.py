@@ -70,6 +70,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_CERT_FETCH_ERRORS: tuple[type[Exception], ...] = (HttpError, *MALFORMED)
+
 _CERT_TYPES = (
     ACCEPTABLE_STRICT_CERT_CONTENT_TYPES
     | ACCEPTABLE_CERT_PEM_ALIASES
@@ -244,7 +246,7 @@ class HttpCertificateFetcher(CertificateFetcher):
                     self._client.request, "GET", url, headers={"Accept": ",".join(_CERT_TYPES)}
                 )
                 return list(unpack_cert_content(response.body, response.content_type, url, True))
-            except (HttpError, *MALFORMED) as exc:
+            except _CERT_FETCH_ERRORS as exc:
                 raise CertificateFetchError(f"Failed to fetch certificate(s) from {url}") from exc
 
         certs: list[x509.Certificate] = await self._cache.run(url, job)

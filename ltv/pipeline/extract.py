@@ -255,6 +255,8 @@ def extract(data: bytes, limits: Limits | None = None) -> Extracted:
     from ltv.evidence._crypto import MALFORMED
     from ltv.limits import DEFAULT_LIMITS, depth_exceeded, open_reader, screen_evidence
 
+    unreadable: tuple[type[Exception], ...] = (misc.PdfError, zlib.error, *MALFORMED)
+
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise InputError("not a PDF (no %PDF header)")
     try:
@@ -262,7 +264,7 @@ def extract(data: bytes, limits: Limits | None = None) -> Extracted:
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except RecursionError:  # harden: nesting deeper than the parser's stack
         raise depth_exceeded() from None
-    except (misc.PdfError, zlib.error, *MALFORMED) as err:  # harden: whatever pyHanko raises
+    except unreadable as err:  # harden: whatever pyHanko raises on a malformed file
         msg = " ".join(str(err).split()) or type(err).__name__
         raise InputError(f"unreadable PDF: {msg}") from err
 
