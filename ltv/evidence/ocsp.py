@@ -290,15 +290,20 @@ def _load_basic(der: bytes) -> ocsp.BasicOCSPResponse:
         if response_bytes["response_type"].native != "basic_ocsp_response":
             raise _Rejected("malformed")
         basic = response_bytes["response"].parsed
-        # Force a full parse now so that later reads cannot fail halfway.
-        basic.native  # noqa: B018
+        # Parse now, in full, every part the checks read, so that later reads cannot fail
+        # halfway. Not the response extensions: real responders put odd values there (a bare
+        # nonce instead of an OCTET STRING, seen in ETSI plugtest files) and only the nonce is
+        # read, defensively (_nonce_echo_ok).
         tbs = basic["tbs_response_data"]
+        _ = (tbs["version"].native, tbs["responder_id"].native)
         if tbs["produced_at"].native is None or not len(tbs["responses"]):
             raise _Rejected("malformed")
         for single in tbs["responses"]:
             _single_info(single)  # every SingleResponse decodes (times, status, CertID)
+        _ = (basic["signature_algorithm"].native, basic["signature"].native)
         for cert in basic["certs"] or []:
-            _ = (cert.public_key.dump(), cert.subject.dump())
+            _ = (cert["tbs_certificate"]["validity"].native, cert.public_key.native)
+            _ = (cert.subject.native, cert.issuer.native, cert.serial_number)
     except _Rejected:
         raise
     except MALFORMED as exc:
@@ -423,8 +428,11 @@ def _matches_responder_id(responder_id: ocsp.ResponderId, cert: x509.Certificate
 
 
 def _has_ocsp_signing(cert: x509.Certificate) -> bool:
-    eku = cert.extended_key_usage_value
-    return eku is not None and "ocsp_signing" in eku.native
+    try:
+        eku = cert.extended_key_usage_value
+        return eku is not None and "ocsp_signing" in eku.native
+    except MALFORMED:  # a carried certificate whose extensions do not decode: not authorised
+        return False
 
 
 def _valid_at(cert: x509.Certificate, when: datetime) -> bool:
@@ -570,14 +578,16 @@ def _freshness_problem(
 
 def _nonce_echo_ok(basic: ocsp.BasicOCSPResponse, nonce: bytes) -> bool:
     """RFC 8954 §2.1: an echoed nonce must equal ours; no echo at all is tolerated."""
-    for ext in basic["tbs_response_data"]["response_extensions"] or []:
-        if ext["extn_id"].native != "nonce":
-            continue
-        value = ext["extn_value"]
+    try:
+        extensions = list(basic["tbs_response_data"]["response_extensions"] or [])
+        nonces = [e["extn_value"] for e in extensions if e["extn_id"].native == "nonce"]
+    except MALFORMED:
+        return False  # we sent a nonce and cannot read what came back
+    for value in nonces:
         candidates = {bytes(value.contents)}  # some responders echo the bare octets
         try:
             inner = value.parsed
-        except ValueError:
+        except MALFORMED:
             inner = None
         if isinstance(inner, core.OctetString):
             candidates.add(bytes(inner.native))
