@@ -346,9 +346,7 @@ def run_pdf(data: bytes) -> None:
     from ltv.inspect import inspect_bytes
 
     with contextlib.suppress(InputError):
-        ex = extract_adapter(data)
-        for sig in ex.signatures:
-            sig.embedded.compute_digest()
+        extract_adapter(data)
     try:
         result = inspect_bytes(data, path="fuzz.pdf")
     except InputError:

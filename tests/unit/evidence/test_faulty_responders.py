@@ -214,7 +214,7 @@ def test_per_document_budget_bounds_four_slow_responders(scripted: ScriptedServe
         out = fetch_ocsp(session, pki.load_cert(label), pki.load_cert("interm"))
         details.append(out.detail)
     elapsed = time.monotonic() - start
-    assert elapsed < 1.5 + 0.7, elapsed
+    assert elapsed < 1.5 + 1.5, elapsed  # 4 s without the budget
     assert details[:2] == ["timeout", "timeout"]
     assert details[2:] == ["budget-exhausted", "budget-exhausted"]
     assert [e.error for e in session.exchanges] == details
@@ -235,7 +235,10 @@ def test_pyhanko_fetcher_backend_goes_through_the_same_session(
     assert ours.detail == "unknown-response-status"
     assert len(session.exchanges) == 2  # both requests recorded by the one session
     scripted.script = _silent
-    spent = Session(session.inner, budget=0.5)
+    patient = HttpClient(
+        timeout=5.0, retries=0, connect_to={"pki.ltv.test:80": ("127.0.0.1", scripted.port)}
+    )
+    spent = Session(patient, budget=0.5)
     start = time.monotonic()
     with pytest.raises(OCSPFetchError, match="timeout"):
         asyncio.run(
@@ -243,4 +246,4 @@ def test_pyhanko_fetcher_backend_goes_through_the_same_session(
             .get_fetchers()
             .ocsp_fetcher.fetch(pki.load_cert("signer-good"), authority)
         )
-    assert time.monotonic() - start < 0.5 + 0.7  # the budget, not the 1 s per request
+    assert time.monotonic() - start < 0.5 + 2.0  # the budget, not the 5 s per request
