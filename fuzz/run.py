@@ -248,6 +248,31 @@ def summarize(names: list[str]) -> int:
     return 1 if any(row["findings"] for row in rows) else 0
 
 
+REGRESSIONS = T.ROOT / "tests" / "regressions" / "cases"
+
+
+def promote(per_site: int = 3) -> int:
+    """Copy findings to tests/regressions/cases/: per target and crash site (first line of the
+    ``.txt``), the ``per_site`` smallest inputs. Returns how many were copied."""
+    import shutil
+
+    copied = 0
+    for folder in sorted(p for p in T.FINDINGS_DIR.glob("*") if p.is_dir()):
+        sites: dict[str, list[Path]] = {}
+        for case in folder.glob("*.bin"):
+            text = case.with_suffix(".txt")
+            site = text.read_text().splitlines()[0] if text.exists() else "?"
+            sites.setdefault(site, []).append(case)
+        for site, cases in sorted(sites.items()):
+            for case in sorted(cases, key=lambda p: p.stat().st_size)[:per_site]:
+                dest = REGRESSIONS / folder.name
+                dest.mkdir(parents=True, exist_ok=True)
+                shutil.copy(case, dest / case.name)
+                (dest / case.with_suffix(".txt").name).write_text(site + "\n")
+                copied += 1
+    return copied
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fuzz", description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("FUZZ_SECONDS", 600)))
@@ -255,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine", choices=("auto", "atheris", "random"), default="auto")
     ap.add_argument("--fresh", action="store_true", help="reset the input counts first")
     ap.add_argument("--summary", action="store_true", help="only print the counts so far")
+    ap.add_argument(
+        "--promote", action="store_true", help="copy findings to tests/regressions/cases/"
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -267,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.summary:
         return summarize(names)
+    if args.promote:
+        print(f"fuzz: {promote()} finding(s) copied to {REGRESSIONS}")
+        return 0
     return orchestrate(args.seconds, names, args.engine, args.fresh)
 
 
