@@ -187,6 +187,8 @@ def check_token(
 
     # (5) RFC 3161 §2.4.2: the imprint (computed first: it needs nothing else)
     try:
+        digest(imprint_algorithm, b"")  # harden: the token's algorithm is known before anyone
+        # is asked to compute it (pyHanko's compute_digest raises AttributeError otherwise)
         imprint_ok = expected_imprint(imprint_algorithm) == hashed_message
     except ValueError as err:
         return failed(str(err), SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE)
