@@ -81,6 +81,7 @@ def append_dss_raw(
     *,
     ocsps: list[bytes] | tuple[bytes, ...] = (),
     crls: list[bytes] | tuple[bytes, ...] = (),
+    certs: list[bytes] | tuple[bytes, ...] = (),
     compress: bool = False,
 ) -> bytes:
     """An incremental update adding streams *as given* to the DSS (/OCSPs, /CRLs) — what
@@ -101,7 +102,7 @@ def append_dss_raw(
         dss = generic.DictionaryObject()
         root["/DSS"] = writer.add_object(dss)
         writer.update_root()
-    for key, items in (("/OCSPs", ocsps), ("/CRLs", crls)):
+    for key, items in (("/OCSPs", ocsps), ("/CRLs", crls), ("/Certs", certs)):
         if not items:
             continue
         existing = list(dss[key]) if key in dss else []
@@ -116,3 +117,11 @@ def append_dss_raw(
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def corrupt_xref_stream() -> bytes:
+    """An xref stream whose FlateDecode data is not zlib data at all."""
+    good = huge_declared_xref(size=3, pad_to=0)
+    start = good.index(b"stream\n") + len(b"stream\n")
+    end = good.index(b"\nendstream")
+    return good[:start] + b"\x00" * (end - start) + good[end:]
