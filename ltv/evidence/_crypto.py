@@ -178,9 +178,11 @@ def verify_signature(
 
 def certificate_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """RFC 5280 §6.1.3 (a)(1): ``cert``'s signature verifies under ``issuer``'s public key."""
-    return verify_signature(
-        issuer.public_key,
-        cert["signature_algorithm"],
-        cert["signature_value"].native,
-        cert["tbs_certificate"].dump(),
-    )
+    try:  # the parts of a certificate from the input are decoded here, at the boundary
+        algorithm = cert["signature_algorithm"]
+        value = cert["signature_value"].native
+        tbs = cert["tbs_certificate"].dump()
+        key = issuer.public_key
+    except MALFORMED as exc:
+        raise UnsupportedSignature(f"undecodable certificate: {exc}") from exc
+    return verify_signature(key, algorithm, value, tbs)

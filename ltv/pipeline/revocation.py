@@ -397,6 +397,8 @@ def responder_certificate(der: bytes) -> x509.Certificate | None:
     from asn1crypto import ocsp
     from asn1crypto import x509 as asn1_x509
 
+    from ltv.evidence._crypto import MALFORMED
+
     try:
         basic = ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
         rid = basic["tbs_response_data"]["responder_id"]
@@ -407,7 +409,7 @@ def responder_certificate(der: bytes) -> x509.Certificate | None:
                 return cert
             if rid.name == "by_key" and rid.chosen.native == cert.public_key.sha1:
                 return cert
-    except (ValueError, KeyError, TypeError):
+    except MALFORMED:
         return None
     return None
 
@@ -416,9 +418,11 @@ def responder_report(cert: x509.Certificate) -> RevocationReport:
     """A delegated OCSP responder's own status, reported honestly: ltv does not chase the
     responder's revocation; with id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1) the CA says no
     client needs to."""
+    from ltv.evidence._crypto import MALFORMED
+
     try:
         nocheck = cert.ocsp_no_check_value is not None
-    except (ValueError, KeyError):
+    except MALFORMED:
         nocheck = False
     detail = (
         "ocsp-nocheck: trusted for its validity without a revocation check (RFC 6960 §4.2.2.2.1)"
