@@ -180,3 +180,13 @@ def test_limits_table_in_the_policy() -> None:
         policy_from_mapping({"limits": {"max_objects": 0}})
     schema = json.loads((ROOT / "schemas" / "policy.schema.json").read_text())
     assert set(schema["properties"]["limits"]["properties"]) == set(Limits.__dataclass_fields__)
+
+
+def test_inspect_refuses_an_oversized_file_before_reading_it(tmp_path: Path) -> None:
+    from ltv.inspect import inspect_path
+
+    big = tmp_path / "big.pdf"
+    with big.open("wb") as fh:  # sparse: costs no disk
+        fh.truncate(DEFAULT_LIMITS.max_input_bytes + 1)
+    with pytest.raises(InputError, match=r"\(limit max_input_bytes\)"):
+        inspect_path(big)
