@@ -145,7 +145,9 @@ def test_faulty_ocsp_responder_is_offline_with_the_right_detail(
         tracemalloc.stop()
     assert (out.status, out.detail) == ("offline", detail), out  # type: ignore[attr-defined]
     assert elapsed < TIMEOUT + 2.0, elapsed  # the per-request deadline holds (2 busy cores)
-    assert peak < 8 << 20, peak  # 1 MiB size bound: memory stays bounded
+    # the size bound is 1 MiB; the endless body is 128 MiB: far below it means bounded (the
+    # margin is for other threads of the test session, which tracemalloc counts too)
+    assert peak < 32 << 20, peak
     last = session.exchanges[-1]
     if detail in ("malformed", "unknown-response-status", "try-later"):
         assert (last.status, last.error) == (200, None)  # delivered, but says nothing
