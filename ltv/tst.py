@@ -47,8 +47,9 @@ def digest(algorithm: str, data: bytes) -> bytes:
 
     try:
         md = hashes.Hash(get_pyca_cryptography_hash(algorithm))
-    # harden: pyhanko_certvalidator raises AttributeError for an OID it has no name for
-    except (NotImplementedError, KeyError, ValueError, AttributeError) as err:
+    # harden: pyhanko_certvalidator raises AttributeError for an OID it has no name for, and
+    # TypeError for SHAKE (an extendable-output function: no fixed digest size)
+    except (NotImplementedError, KeyError, ValueError, AttributeError, TypeError) as err:
         raise ValueError(f"unsupported digest algorithm {algorithm!r}") from err
     md.update(data)
     return md.finalize()
