@@ -54,7 +54,7 @@ MALFORMED: tuple[type[Exception], ...] = (
     KeyError,  # an unknown ENUMERATED value (asn1crypto maps ints to names)
     IndexError,
     AttributeError,
-    OverflowError,  # a time or integer out of range
+    ArithmeticError,  # OverflowError (a time out of range), decimal.InvalidOperation ("1.2.3")
     NotImplementedError,
     AssertionError,
     NameError,  # asn1crypto raises UnboundLocalError on some odd keys
