@@ -187,7 +187,11 @@ def orchestrate(seconds: float, names: list[str], engine: str, fresh: bool) -> i
         for f in stats_dir.glob("*.json"):
             f.unlink()
     total_weight = sum(WEIGHTS[n] for n in names)
-    print(f"fuzz: engine {engine}, {seconds:g} s over {', '.join(names)}", flush=True)
+    base_seed = int(time.time())  # a new random sequence every campaign (printed: replayable)
+    print(
+        f"fuzz: engine {engine}, {seconds:g} s over {', '.join(names)}, seed {base_seed}",
+        flush=True,
+    )
     for name in names:
         share = seconds * WEIGHTS[name] / total_weight
         end = time.monotonic() + share
@@ -204,7 +208,7 @@ def orchestrate(seconds: float, names: list[str], engine: str, fresh: bool) -> i
                 "--engine",
                 engine,
                 "--seed",
-                str(attempt),
+                str(base_seed + attempt),
             ]
             log = OUT / "logs" / f"{name}.{attempt}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
