@@ -57,6 +57,13 @@ async def validate_chain(
 
     if moment.tzinfo is None:
         raise ValueError("moment must be timezone-aware")
+    if not _parses(cert):  # harden: certvalidator would raise on it halfway through a path
+        return ChainResult(
+            path=(cert,),
+            anchor_included=False,
+            problem=SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+            reason=f"the {purpose} certificate {name_str(cert.subject)} cannot be decoded",
+        )
     vc = ValidationContext(
         trust_roots=anchors,
         other_certs=[c for c in other_certs if _parses(c)],
