@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ltv-installed
 
-.PHONY: demo test lint typecheck pytest install bench constraints clean sysdeps browser
+.PHONY: demo test lint typecheck pytest install bench fuzz constraints clean sysdeps browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(PY) -m samples.demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ltv tests samples benchmarks
-	$(VENV)/bin/ruff format --check ltv tests samples benchmarks
+	$(VENV)/bin/ruff check ltv tests samples benchmarks fuzz
+	$(VENV)/bin/ruff format --check ltv tests samples benchmarks fuzz
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -48,6 +48,12 @@ sysdeps:
 	else echo "sysdeps: missing$$missing (not root: tests that need them will skip)"; fi
 
 browser: sysdeps
+# Fuzz campaign (fuzz/README.md): FUZZ_SECONDS in total over all targets (FUZZ_TARGETS=a,b to
+# choose); atheris (coverage-guided) from the [fuzz] extra. Findings land in fuzz/findings/.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[fuzz]'
+	$(PY) -m fuzz --seconds $(FUZZ_SECONDS)
 
 # Refresh the pins after a deliberate upgrade: make constraints
 constraints: $(STAMP)

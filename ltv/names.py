@@ -53,23 +53,63 @@ def _escape_rdn_value(text: str) -> str:
 
 
 def name_str(name: Any) -> str:
-    """Render an asn1crypto ``x509.Name`` as an RFC 4514 string (most specific RDN first)."""
-    rdns = []
-    for rdn in reversed(list(name.chosen)):
+    """Render an asn1crypto ``x509.Name`` as an RFC 4514 string (most specific RDN first).
+
+    Total on hostile input: an attribute whose value cannot be decoded is shown as its
+    encoding (RFC 4514 §2.4 ``#hex``), and a name whose structure cannot be parsed at all as
+    ``#`` + the hex of the whole DER Name, so a report always has *something* to show.
+    """
+    from ltv.evidence._crypto import MALFORMED
+
+    try:
+        rdns = list(name.chosen)
+    except MALFORMED:
+        return _undecodable(name)
+    out = []
+    for rdn in reversed(rdns):
         parts = []
-        for atv in rdn:
-            key = atv["type"].native
-            short = _NAME_KEYS.get(key) if isinstance(key, str) else None
-            if short is None:
-                short = atv["type"].dotted
+        try:
+            atvs = list(rdn)
+        except MALFORMED:
+            return _undecodable(name)
+        for atv in atvs:
+            try:
+                key = atv["type"].native
+                short = _NAME_KEYS.get(key) if isinstance(key, str) else None
+                if short is None:
+                    short = atv["type"].dotted
+            except MALFORMED:
+                return _undecodable(name)
             try:
                 val = atv["value"].native
-            except Exception:  # an undecodable value: show its encoding (RFC 4514 §2.4)
+            except MALFORMED:  # an undecodable value: show its encoding (RFC 4514 §2.4)
                 val = None
             if isinstance(val, str):
                 text = _escape_rdn_value(val)
             else:
-                text = "#" + atv["value"].dump().hex()
+                try:
+                    text = "#" + atv["value"].dump().hex()
+                except MALFORMED:
+                    return _undecodable(name)
             parts.append(f"{short}={text}")
-        rdns.append("+".join(parts))
-    return ",".join(rdns)
+        out.append("+".join(parts))
+    return ",".join(out)
+
+
+def _undecodable(name: Any) -> str:
+    try:
+        return "#" + bytes(name.dump()).hex()
+    except Exception:  # even the encoding is gone: say so rather than fail a whole report
+        return "#"
+
+
+def pdf_text(value: Any) -> str:
+    """A PDF string (a field's /T, a fully qualified field name) as plain text.
+
+    pyHanko hands back a ``ByteStringObject`` (``bytes``) when a string is neither UTF-16 with
+    a BOM nor PDFDocEncoding; such a name is shown in PDF's own hex-string notation
+    (``<9f9f9f>``) so that reports and inspect output stay plain, unambiguous text.
+    """
+    if isinstance(value, bytes | bytearray):
+        return f"<{bytes(value).hex()}>"
+    return str(value)

@@ -23,7 +23,14 @@ from pathlib import Path
 
 from ltv.errors import InputError, UsageError
 
-__all__ = ["check_output_path", "same_file", "write_atomic"]
+__all__ = [
+    "check_output_path",
+    "output_failed",
+    "same_file",
+    "silence_stdout",
+    "write_atomic",
+    "write_stdout",
+]
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -97,3 +104,53 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def output_failed(where: str, err: OSError) -> InputError:
+    """The error for an output that could not be written (read-only directory, ``ulimit -f``,
+    disk full...): one line naming ``where``, exit 4 — an environment problem, not a bug."""
+    import errno
+
+    why = err.strerror or type(err).__name__
+    hint = {
+        errno.ENOSPC: "the disk is full",
+        errno.EFBIG: "the file-size limit (ulimit -f) is too small for the output",
+        errno.EROFS: "the file system is mounted read-only",
+        errno.EACCES: "no permission to write there",
+    }.get(err.errno or 0)
+    return InputError(f"cannot write {where}: {why}", hint=hint)
+
+
+def silence_stdout() -> None:
+    """After a failed write to standard output, point fd 1 at /dev/null so that the
+    interpreter's final flush cannot print a second error (Python docs, "Note on SIGPIPE")."""
+    import sys
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to standard output with ``os.write`` until every byte is out.
+
+    Python's buffered ``sys.stdout`` reports success when the kernel accepts only part of a
+    write (measured: under ``ulimit -f`` a 5000-byte write + flush "succeeds" with 1024 bytes
+    on disk). Here a short write is retried, so a full disk or a file-size limit surfaces as the
+    OSError it is (ENOSPC, EFBIG), never as silently truncated output.
+    """
+    import io
+    import sys
+
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (io.UnsupportedOperation, AttributeError):  # an in-memory stream (tests, embedding)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    data = memoryview(text.encode(sys.stdout.encoding or "utf-8", errors="replace"))
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]

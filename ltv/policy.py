@@ -18,6 +18,10 @@ TOML (validated against ``schemas/policy.schema.json``; unknown keys are a Polic
     unknown_is_fatal = false
     tsa_revocation_required = false
 
+    [limits]                      # resource limits (ltv.limits; defaults there)
+    max_input_bytes = 2147483648
+    max_objects = 2000000
+
     [[disallowed_algorithms]]
     algorithm = "sha1"
     since = 2016-01-01T00:00:00Z
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ltv.errors import PolicyError
+from ltv.limits import DEFAULT_LIMITS, Limits
 from ltv.report import Level
 from ltv.trust import TrustStore
 
@@ -124,6 +129,8 @@ class ValidationPolicy:
     tsa_revocation_required: bool = False
     """If False, missing revocation evidence for a TSA chain is a warning, not INDETERMINATE
     (the outermost timestamp is judged at 'now', where stapled evidence is necessarily old)."""
+    limits: Limits = DEFAULT_LIMITS
+    """Resource limits on the input (``[limits]`` in TOML; see :mod:`ltv.limits`)."""
 
     @classmethod
     def preset(cls, name: str) -> ValidationPolicy:
@@ -212,6 +219,7 @@ _KEYS = {
     "unknown_is_fatal",
     "tsa_revocation_required",
     "disallowed_algorithms",
+    "limits",
 }
 _RULE_KEYS = {"algorithm", "since", "min_key_size"}
 _ALGORITHMS = {"md2", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "rsa", "dsa", "ecdsa"}
@@ -311,6 +319,14 @@ def policy_from_mapping(data: dict[str, Any], *, base_dir: Path | None = None) -
                 )
             )
         changes["disallowed_algorithms"] = tuple(parsed)
+    if "limits" in data:
+        from ltv.limits import limits_from_mapping
+
+        _expect(isinstance(data["limits"], dict), "limits: a table")
+        try:
+            changes["limits"] = limits_from_mapping(data["limits"], base.limits)
+        except ValueError as err:
+            raise PolicyError(f"limits: {err}", hint="see schemas/policy.schema.json") from None
     return replace(base, **changes)
 
 

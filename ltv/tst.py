@@ -47,7 +47,9 @@ def digest(algorithm: str, data: bytes) -> bytes:
 
     try:
         md = hashes.Hash(get_pyca_cryptography_hash(algorithm))
-    except (NotImplementedError, KeyError, ValueError) as err:
+    # harden: pyhanko_certvalidator raises AttributeError for an OID it has no name for, and
+    # TypeError for SHAKE (an extendable-output function: no fixed digest size)
+    except (NotImplementedError, KeyError, ValueError, AttributeError, TypeError) as err:
         raise ValueError(f"unsupported digest algorithm {algorithm!r}") from err
     md.update(data)
     return md.finalize()
@@ -186,6 +188,8 @@ def check_token(
 
     # (5) RFC 3161 §2.4.2: the imprint (computed first: it needs nothing else)
     try:
+        digest(imprint_algorithm, b"")  # harden: the token's algorithm is known before anyone
+        # is asked to compute it (pyHanko's compute_digest raises AttributeError otherwise)
         imprint_ok = expected_imprint(imprint_algorithm) == hashed_message
     except ValueError as err:
         return failed(str(err), SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE)

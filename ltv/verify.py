@@ -175,7 +175,7 @@ class Verifier:
         try:
             with open_document(document) as data:
                 sha256, size = await asyncio.to_thread(digest_of, data)
-                facts = await asyncio.to_thread(examine, data)
+                facts = await asyncio.to_thread(examine, data, self.policy.limits)
             session = self._session()
             signatures = await judge(
                 facts,

@@ -56,10 +56,18 @@ def inspect_command(
         result = inspect_path(file)
     except LtvError as err:
         raise fail(err) from None
-    if output_format is OutputFormat.json:
-        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
-    else:
-        render_text(result)
+    try:  # harden: stdout on a full disk / over ulimit -f is one line, exit 4, never a crash
+        from ltv.output import write_stdout
+
+        if output_format is OutputFormat.json:
+            write_stdout(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        else:
+            write_stdout(render_text(result, to_string=True) or "")
+    except OSError as err:
+        from ltv.output import output_failed, silence_stdout
+
+        silence_stdout()
+        raise fail(output_failed("the output to standard output", err)) from None
 
 
 # --------------------------------------------------------------------------- text
@@ -77,10 +85,12 @@ def _line(label: str, *parts: str | tuple[str, str]) -> Text:
     text = Text.assemble((label, "bold"))
     for part in parts:
         text.append(" ")
+        # harden: values decoded from hostile input are not always strings (an unknown
+        # PKIStatus is an int): render them as text, never let rich raise TypeError
         if isinstance(part, tuple):
-            text.append(part[0], style=part[1])
+            text.append(str(part[0]), style=part[1])
         else:
-            text.append(part)
+            text.append(str(part))
     return text
 
 
@@ -337,8 +347,8 @@ def _pdf(node: Tree, pdf: Json) -> None:
         node.add(_line("error", (err, "red")))
 
 
-def render_text(result: Json) -> None:
-    """Print an inspect result as a concise tree on stdout."""
+def render_text(result: Json, *, to_string: bool = False) -> str | None:
+    """Print an inspect result as a concise tree on stdout (``to_string``: return it)."""
     from rich.console import Console
     from rich.tree import Tree
 
@@ -395,4 +405,26 @@ def render_text(result: Json) -> None:
         tree.add(_line("nonce", req["nonce"] or "-"))
     for warning in result["warnings"]:
         tree.add(_line("warning", (warning, "yellow")))
-    Console(highlight=False, soft_wrap=False).print(tree)
+    if not to_string:
+        Console(highlight=False, soft_wrap=False).print(tree)
+        return None
+    import io
+    import sys
+
+    buf = io.StringIO()
+    Console(
+        file=buf,
+        highlight=False,
+        soft_wrap=False,
+        force_terminal=sys.stdout.isatty(),
+        width=_tty_width(),
+    ).print(tree)
+    return buf.getvalue()
+
+
+def _tty_width() -> int | None:
+    """The terminal's width when standard output is one (rich renders into a buffer first)."""
+    import shutil
+    import sys
+
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None

@@ -30,6 +30,8 @@ from ltv.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ltv.policy import ValidationPolicy
     from ltv.report import Report
 
@@ -150,6 +152,15 @@ def verify_command(
         from ltv.output import check_output_path
 
         out_path = check_output_path(output, inputs=files, force=True)
+        try:  # harden: a directory we cannot write to fails now, before any network request
+            import tempfile
+
+            with tempfile.TemporaryFile(dir=out_path.parent if str(out_path.parent) else "."):
+                pass
+        except OSError as err:
+            from ltv.output import output_failed
+
+            raise output_failed(repr(str(out_path)), err) from None
 
     from ltv.verify import Verifier
 
@@ -161,6 +172,23 @@ def verify_command(
         if report.error and not report.signatures:
             typer.echo(f"ltv: {file}: {report.error}", err=True)
 
+    try:  # harden: an output that cannot be written is one line naming it, exit 4
+        _write_reports(reports, fmt, out_path)
+    except OSError as err:
+        from ltv.output import output_failed, silence_stdout
+
+        if out_path is None:
+            silence_stdout()
+        raise output_failed(
+            repr(str(out_path)) if out_path is not None else "the report to standard output", err
+        ) from None
+    raise typer.Exit(exit_code(reports))
+
+
+def _write_reports(reports: list[Report], fmt: str, out_path: Path | None) -> None:
+    """The reports as text or JSON Lines, to ``out_path`` (atomically) or standard output."""
+    import sys
+
     if fmt == "json":
         from ltv.render import render_jsonl
 
@@ -170,7 +198,9 @@ def verify_command(
 
             write_atomic(out_path, text.encode("utf-8"))
         else:
-            typer.echo(text, nl=False)
+            from ltv.output import write_stdout
+
+            write_stdout(text)
     else:
         from rich.console import Console
 
@@ -187,7 +217,26 @@ def verify_command(
 
             write_atomic(out_path, buf.getvalue().encode("utf-8"))
         else:
-            console = Console(highlight=False, soft_wrap=True)
+            import io
+
+            from ltv.output import write_stdout
+
+            buf = io.StringIO()
+            console = Console(
+                file=buf,
+                highlight=False,
+                soft_wrap=True,
+                force_terminal=sys.stdout.isatty(),
+                width=_tty_width(),
+            )
             for r in reports:
                 console.print(render_text(r))
-    raise typer.Exit(exit_code(reports))
+            write_stdout(buf.getvalue())  # a full disk or ulimit -f is an error, not truncation
+
+
+def _tty_width() -> int | None:
+    """The terminal's width when standard output is one (rich renders into a buffer first)."""
+    import shutil
+    import sys
+
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None

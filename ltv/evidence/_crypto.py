@@ -15,10 +15,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
 __all__ = [
+    "MALFORMED",
     "UnsupportedSignature",
     "certificate_signed_by",
     "key_hash",
+    "key_size",
     "name_hash",
+    "names_equal",
     "verify_signature",
 ]
 
@@ -45,6 +48,26 @@ _HASHLIB_NAMES = {
 }
 
 
+MALFORMED: tuple[type[Exception], ...] = (
+    ValueError,  # asn1crypto's parse errors, UnicodeDecodeError
+    TypeError,
+    KeyError,  # an unknown ENUMERATED value (asn1crypto maps ints to names)
+    IndexError,
+    AttributeError,
+    ArithmeticError,  # OverflowError (a time out of range), decimal.InvalidOperation ("1.2.3")
+    NotImplementedError,
+    AssertionError,
+    NameError,  # asn1crypto raises UnboundLocalError on some odd keys
+    RecursionError,
+)
+"""What asn1crypto (and cryptography, pyHanko underneath) raise on malformed *input*: caught
+only where a parser is called on data from a file or a server, and turned into data there
+(``malformed``), never around ltv's own logic."""
+
+
+_KEY_ERRORS: tuple[type[Exception], ...] = (UnsupportedAlgorithm, *MALFORMED)
+
+
 class UnsupportedSignature(ValueError):
     """The signature or digest algorithm is unknown, weak, or does not fit the key."""
 
@@ -54,6 +77,26 @@ def _digest_name(name: str) -> str:
         return _HASHLIB_NAMES[name]
     except KeyError:
         raise UnsupportedSignature(f"unsupported digest algorithm {name!r}") from None
+
+
+def names_equal(a: x509.Name, b: x509.Name) -> bool:
+    """RFC 5280 §7.1 name comparison (asn1crypto's), falling back to comparing encodings when a
+    name from the input cannot be decoded enough to be compared (then only identical
+    encodings match)."""
+    try:
+        return bool(a == b)
+    except MALFORMED:
+        return bool(a.dump() == b.dump())
+
+
+def key_size(public_key: keys.PublicKeyInfo) -> tuple[str, int] | None:
+    """(algorithm, bits) of a public key from the input, or ``None`` when asn1crypto cannot
+    say (it raises UnboundLocalError, ValueError... on odd parameters: the caller then has no
+    key size to judge, rather than a crash)."""
+    try:
+        return str(public_key.algorithm), int(public_key.bit_size)
+    except MALFORMED:
+        return None
 
 
 def name_hash(name: x509.Name, algo: str) -> bytes:
@@ -86,11 +129,11 @@ def verify_signature(
     """
     try:
         sig_algo = algorithm.signature_algo
-    except ValueError as exc:
-        raise UnsupportedSignature(str(exc)) from exc
+    except MALFORMED as exc:
+        raise UnsupportedSignature(str(exc) or type(exc).__name__) from exc
     try:
         key = serialization.load_der_public_key(public_key.dump())
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except _KEY_ERRORS as exc:
         raise UnsupportedSignature(f"unusable public key: {exc}") from exc
     try:
         if sig_algo == "rsassa_pkcs1v15":
@@ -126,16 +169,20 @@ def verify_signature(
             raise UnsupportedSignature(f"unsupported signature algorithm {sig_algo!r}")
     except InvalidSignature:
         return False
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise UnsupportedSignature(str(exc)) from exc
+    except UnsupportedSignature:
+        raise
+    except _KEY_ERRORS as exc:  # parameters decoded from the input
+        raise UnsupportedSignature(str(exc) or type(exc).__name__) from exc
     return True
 
 
 def certificate_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """RFC 5280 §6.1.3 (a)(1): ``cert``'s signature verifies under ``issuer``'s public key."""
-    return verify_signature(
-        issuer.public_key,
-        cert["signature_algorithm"],
-        cert["signature_value"].native,
-        cert["tbs_certificate"].dump(),
-    )
+    try:  # the parts of a certificate from the input are decoded here, at the boundary
+        algorithm = cert["signature_algorithm"]
+        value = cert["signature_value"].native
+        tbs = cert["tbs_certificate"].dump()
+        key = issuer.public_key
+    except MALFORMED as exc:
+        raise UnsupportedSignature(f"undecodable certificate: {exc}") from exc
+    return verify_signature(key, algorithm, value, tbs)

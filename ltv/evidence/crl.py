@@ -21,6 +21,7 @@ dict keyed by serial number; the issuer-signature check is cached per issuer key
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +31,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
+from ltv.evidence._crypto import MALFORMED, names_equal
 from ltv.evidence.http import HttpError, Transport
 from ltv.evidence.outcome import RevocationOutcome, RevocationStatus
 from ltv.names import name_str
@@ -60,6 +62,8 @@ _REASONS = {
     "privilegeWithdrawn": "privilege_withdrawn",
     "aACompromise": "aa_compromise",
 }
+
+_SIGNATURE_ERRORS: tuple[type[Exception], ...] = (UnsupportedAlgorithm, *MALFORMED)
 
 # RFC 5280 §5.2 / §5.3 extensions this module understands.
 _KNOWN_CRL_EXTENSIONS = {
@@ -98,8 +102,10 @@ class CrlIndex:
             _, _, der = pem.unarmor(der)
         self.raw = bytes(der)
         try:
-            crl = cx509.load_der_x509_crl(self.raw)
-            issuer_der = crl.issuer.public_bytes()
+            with warnings.catch_warnings():  # cryptography warns on over-long name attributes
+                warnings.simplefilter("ignore")
+                crl = cx509.load_der_x509_crl(self.raw)
+                issuer_der = crl.issuer.public_bytes()
             self.issuer: x509.Name = x509.Name.load(issuer_der)
             self.this_update: datetime = crl.last_update_utc
             self.next_update: datetime | None = crl.next_update_utc
@@ -109,7 +115,16 @@ class CrlIndex:
             self._scope: cx509.IssuingDistributionPoint | None = None
             self._read_extensions(crl)
             self._entries = self._index_entries(crl)
-        except (ValueError, TypeError) as exc:
+            self.issuer_text = name_str(self.issuer)
+        except (
+            cx509.DuplicateExtension,
+            cx509.InvalidVersion,
+            cx509.UnsupportedGeneralNameType,
+            UnsupportedAlgorithm,
+        ) as exc:
+            # RFC 5280 §4.2 / §5.1.2.1: an extension given twice, a version other than v1/v2
+            raise ValueError(f"not a usable CRL: {exc}") from exc
+        except MALFORMED as exc:  # the parser boundary: cryptography parses lazily, too
             raise ValueError(f"not a CRL: {exc}") from exc
         self._crl = crl
         self._lock = threading.Lock()
@@ -164,7 +179,7 @@ class CrlIndex:
             weak = isinstance(self._crl.signature_hash_algorithm, hashes.MD5)
             key = serialization.load_der_public_key(key_der)
             ok = not weak and bool(self._crl.is_signature_valid(key))  # type: ignore[arg-type]
-        except (ValueError, TypeError, UnsupportedAlgorithm):
+        except _SIGNATURE_ERRORS:
             ok = False
         with self._lock:
             self._signature_ok[key_der] = ok
@@ -207,7 +222,10 @@ def fetch_crl(client: Transport, url: str) -> bytes:
     """GET a CRL; returns DER (PEM is unarmored). Raises :class:`HttpError` on failure."""
     body = client.request("GET", url, headers={"Accept": CRL_TYPE}).body
     if pem.detect(body):
-        _, _, body = pem.unarmor(body)
+        try:
+            _, _, body = pem.unarmor(body)
+        except ValueError:  # broken armour: left as is, the check says "malformed"
+            pass
     return bytes(body)
 
 
@@ -242,14 +260,14 @@ def check_crl(
         "raw": index.raw,
         "this_update": index.this_update,
         "next_update": index.next_update,
-        "responder": name_str(index.issuer),
+        "responder": index.issuer_text,
     }
     entry = index.lookup(serial)
     if entry is not None:
         fields["revoked_at"] = entry.revoked_at
         fields["reason"] = entry.reason
     # RFC 5280 §6.3.3 (b): the CRL issuer must be the certificate issuer (direct CRL).
-    if not (index.issuer == issuer.subject and cert.issuer == issuer.subject):
+    if not (names_equal(index.issuer, issuer.subject) and names_equal(cert.issuer, issuer.subject)):
         return _offline("issuer-mismatch", **fields)
     # RFC 5280 §6.3.3 (f): the CRL issuer must be allowed to sign CRLs (keyUsage cRLSign).
     key_usage = issuer.key_usage_value

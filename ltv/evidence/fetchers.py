@@ -51,6 +51,7 @@ from pyhanko_certvalidator.fetchers.common_utils import (
 )
 from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps, issuer_serial
 
+from ltv.evidence._crypto import MALFORMED
 from ltv.evidence.crl import CRL_TYPE
 from ltv.evidence.http import HttpError, Transport
 from ltv.evidence.ocsp import (
@@ -68,6 +69,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_CERT_FETCH_ERRORS: tuple[type[Exception], ...] = (HttpError, *MALFORMED)
 
 _CERT_TYPES = (
     ACCEPTABLE_STRICT_CERT_CONTENT_TYPES
@@ -158,13 +161,16 @@ def _parse_ocsp(body: bytes, url: str, nonce: bytes | None) -> ocsp.OCSPResponse
     try:
         response = ocsp.OCSPResponse.load(body, strict=True)
         status = response["response_status"].native
-    except (ValueError, TypeError) as exc:
+    except MALFORMED as exc:  # an unknown responseStatus is a KeyError in asn1crypto
         raise OCSPFetchError(f"Malformed OCSP response from {url}") from exc
     if status != "successful":
         # RFC 6960 §2.3: error statuses are unsigned; treat as a failed fetch (soft-fail).
         raise OCSPFetchError(f"OCSP responder at {url} returned status {status!r}")
     if nonce is not None:
-        echoed = response.nonce_value
+        try:
+            echoed = response.nonce_value
+        except MALFORMED as exc:
+            raise OCSPFetchError(f"Malformed OCSP response from {url}") from exc
         # RFC 8954 §2.1: a mismatching echo is fatal, a missing one is tolerated.
         if echoed is not None and echoed.native != nonce:
             raise OCSPFetchError(f"OCSP nonce mismatch in response from {url}")
@@ -212,7 +218,7 @@ class HttpCRLFetcher(CRLFetcher):
                 _, _, data = pem.unarmor(data)
             parsed = crl.CertificateList.load(data, strict=True)
             parsed["tbs_cert_list"]["issuer"].native  # noqa: B018 (fail here, not in pyHanko)
-        except (ValueError, TypeError) as exc:
+        except MALFORMED as exc:
             raise CRLFetchError(f"Malformed CRL from URL {url}") from exc
         return parsed
 
@@ -240,7 +246,7 @@ class HttpCertificateFetcher(CertificateFetcher):
                     self._client.request, "GET", url, headers={"Accept": ",".join(_CERT_TYPES)}
                 )
                 return list(unpack_cert_content(response.body, response.content_type, url, True))
-            except (HttpError, ValueError, TypeError) as exc:
+            except _CERT_FETCH_ERRORS as exc:
                 raise CertificateFetchError(f"Failed to fetch certificate(s) from {url}") from exc
 
         certs: list[x509.Certificate] = await self._cache.run(url, job)

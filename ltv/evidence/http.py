@@ -17,7 +17,9 @@ Why not ``requests``/``aiohttp``: we need three guarantees they do not give toge
 
 Every attempt is recorded in :attr:`HttpClient.exchanges` (thread-safe). Failures raise
 :class:`HttpError` whose ``detail`` is one of ``timeout``, ``refused``, ``unresolvable``,
-``http-<code>``, ``too-large``, ``connection-error``, ``bad-url`` or ``network-disabled``.
+``http-<code>``, ``too-large``, ``connection-error``, ``bad-url``, ``bad-redirect`` (to a scheme
+other than http/https), ``too-many-redirects`` or ``network-disabled`` (and, from a
+:class:`Session`, ``budget-exhausted``).
 Retries (bounded) happen only for connection-level failures before any response byte arrived,
 and only while the deadline allows.
 
@@ -435,14 +437,20 @@ class HttpClient:
                 and method in ("GET", "HEAD")
                 and location
             ):
-                current = urljoin(current, location)
+                target = urljoin(current, location)
+                if urlsplit(target).scheme not in _DEFAULT_PORTS:
+                    # a redirect to file:, ftp:, ldap:... is never followed
+                    raise HttpError("bad-redirect", current, f"{current}: redirect to {target!r}")
+                # another host is reached under the same rules (connect_to, no DNS for
+                # reserved names) and within the same deadline
+                current = target
                 continue
             if not 200 <= response.status < 300:
                 error = HttpError(f"http-{response.status}", current)
                 error.exchange = self._last_exchange()
                 raise error
             return response
-        raise HttpError("connection-error", url, f"{url}: too many redirects")
+        raise HttpError("too-many-redirects", url, f"{url}: more than {_MAX_REDIRECTS} redirects")
 
     def resolve(self, url: str, *, timeout: float | None = None) -> list[tuple[str, str, int]]:
         """``(family, address, port)`` for every address ``url`` would be connected to.

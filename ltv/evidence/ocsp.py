@@ -41,10 +41,12 @@ from urllib.parse import quote
 from asn1crypto import core, keys, ocsp, x509
 
 from ltv.evidence._crypto import (
+    MALFORMED,
     UnsupportedSignature,
     certificate_signed_by,
     key_hash,
     name_hash,
+    names_equal,
     verify_signature,
 )
 from ltv.evidence.http import HttpError, Transport
@@ -64,6 +66,7 @@ __all__ = [
     "ocsp_url_of",
     "read_single_responses",
     "request_for_cert_id",
+    "response_problem",
     "send_ocsp_request",
 ]
 
@@ -263,29 +266,62 @@ def _offline(
 
 
 def _load_basic(der: bytes) -> ocsp.BasicOCSPResponse:
-    """Steps 1-2: responseStatus and responseType; raises :class:`_Rejected`."""
+    """Steps 1-2: responseStatus and responseType; raises :class:`_Rejected`.
+
+    This is the parser boundary for OCSP: the response is parsed *in full* here (asn1crypto is
+    lazy), so that the checks after it read plain, already-decoded values and a malformed
+    response is ``malformed`` here rather than an exception halfway through a check.
+    """
     try:
         response = ocsp.OCSPResponse.load(der, strict=True)
-        status = response["response_status"].native
-    except (ValueError, TypeError) as exc:
+        status_value = response["response_status"]
+        int(status_value)  # an ENUMERATED at all
+    except MALFORMED as exc:
         raise _Rejected("malformed") from exc
+    try:
+        status = status_value.native
+    except MALFORMED as exc:  # RFC 6960 §4.2.1 knows 0-3, 5, 6; anything else says nothing
+        raise _Rejected("unknown-response-status") from exc
     if status != "successful":
-        raise _Rejected(_STATUS_DETAILS.get(str(status), "malformed"))
+        raise _Rejected(_STATUS_DETAILS.get(str(status), "unknown-response-status"))
     try:
         response_bytes = response["response_bytes"]
         # RFC 6960 §4.2.1: id-pkix-ocsp-basic is the one type every responder must support.
         if response_bytes["response_type"].native != "basic_ocsp_response":
             raise _Rejected("malformed")
         basic = response_bytes["response"].parsed
-        # Force a full parse now so that later reads cannot fail halfway.
-        basic.native  # noqa: B018
+        # Parse now, in full, every part the checks read, so that later reads cannot fail
+        # halfway. Not the response extensions: real responders put odd values there (a bare
+        # nonce instead of an OCTET STRING, seen in ETSI plugtest files) and only the nonce is
+        # read, defensively (_nonce_echo_ok).
+        tbs = basic["tbs_response_data"]
+        _ = (tbs["version"].native, tbs["responder_id"].native)
+        if tbs["produced_at"].native is None or not len(tbs["responses"]):
+            raise _Rejected("malformed")
+        for single in tbs["responses"]:
+            _single_info(single)  # every SingleResponse decodes (times, status, CertID)
+        _ = (basic["signature_algorithm"].native, basic["signature"].native)
+        for cert in basic["certs"] or []:
+            _ = (cert["tbs_certificate"]["validity"].native, cert.public_key.native)
+            _ = (cert.subject.native, cert.issuer.native, cert.serial_number)
     except _Rejected:
         raise
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except MALFORMED as exc:
         raise _Rejected("malformed") from exc
     if not isinstance(basic, ocsp.BasicOCSPResponse):
         raise _Rejected("malformed")
     return basic
+
+
+def response_problem(der: bytes) -> str | None:
+    """Why a DER OCSPResponse says nothing about any certificate — undecodable, an unknown or
+    error responseStatus (RFC 6960 §4.2.1: error responses are unsigned and carry no
+    SingleResponse) — or ``None`` when it can be checked against a certificate."""
+    try:
+        _load_basic(bytes(der))
+    except _Rejected as exc:
+        return exc.detail
+    return None
 
 
 def _single_info(single: ocsp.SingleResponse) -> SingleResponseInfo:
@@ -301,10 +337,13 @@ def _single_info(single: ocsp.SingleResponse) -> SingleResponseInfo:
         reason = None if reason_value is None else str(reason_value)
     else:
         status = RevocationStatus.UNKNOWN
+    this_update = single["this_update"].native
+    if this_update is None or (status is RevocationStatus.REVOKED and revoked_at is None):
+        raise ValueError("SingleResponse without thisUpdate / revocationTime")
     return SingleResponseInfo(
         cert_id=CertId.from_asn1(single["cert_id"]),
         status=status,
-        this_update=single["this_update"].native,
+        this_update=this_update,
         next_update=single["next_update"].native,
         revoked_at=revoked_at,
         reason=reason,
@@ -384,13 +423,16 @@ def _matches_responder_id(responder_id: ocsp.ResponderId, cert: x509.Certificate
     # RFC 6960 §4.2.2.3: byName is the responder's subject; byKey the SHA-1 hash of its
     # subjectPublicKey BIT STRING value (same construction as issuerKeyHash).
     if responder_id.name == "by_name":
-        return bool(responder_id.chosen == cert.subject)
+        return names_equal(responder_id.chosen, cert.subject)
     return bool(responder_id.chosen.native == key_hash(cert.public_key, "sha1"))
 
 
 def _has_ocsp_signing(cert: x509.Certificate) -> bool:
-    eku = cert.extended_key_usage_value
-    return eku is not None and "ocsp_signing" in eku.native
+    try:
+        eku = cert.extended_key_usage_value
+        return eku is not None and "ocsp_signing" in eku.native
+    except MALFORMED:  # a carried certificate whose extensions do not decode: not authorised
+        return False
 
 
 def _valid_at(cert: x509.Certificate, when: datetime) -> bool:
@@ -430,7 +472,9 @@ def _authenticate(
         # validity is judged when the response was produced.
         produced_at = tbs["produced_at"].native
         try:
-            issued = signer.issuer == issuer.subject and certificate_signed_by(signer, issuer)
+            issued = names_equal(signer.issuer, issuer.subject) and certificate_signed_by(
+                signer, issuer
+            )
         except UnsupportedSignature:
             issued = False
         if not (issued and _has_ocsp_signing(signer) and _valid_at(signer, produced_at)):
@@ -534,14 +578,16 @@ def _freshness_problem(
 
 def _nonce_echo_ok(basic: ocsp.BasicOCSPResponse, nonce: bytes) -> bool:
     """RFC 8954 §2.1: an echoed nonce must equal ours; no echo at all is tolerated."""
-    for ext in basic["tbs_response_data"]["response_extensions"] or []:
-        if ext["extn_id"].native != "nonce":
-            continue
-        value = ext["extn_value"]
+    try:
+        extensions = list(basic["tbs_response_data"]["response_extensions"] or [])
+        nonces = [e["extn_value"] for e in extensions if e["extn_id"].native == "nonce"]
+    except MALFORMED:
+        return False  # we sent a nonce and cannot read what came back
+    for value in nonces:
         candidates = {bytes(value.contents)}  # some responders echo the bare octets
         try:
             inner = value.parsed
-        except ValueError:
+        except MALFORMED:
             inner = None
         if isinstance(inner, core.OctetString):
             candidates.add(bytes(inner.native))

@@ -288,8 +288,17 @@ def inspect_path(path: str | Path) -> Json:
 
     :raises InputError: the file cannot be read, or its content is not recognised.
     """
+    from ltv.limits import DEFAULT_LIMITS, LimitError
+
     p = Path(path)
     try:
+        size = p.stat().st_size
+        if size > DEFAULT_LIMITS.max_input_bytes:  # before reading it into memory
+            err = LimitError(
+                "max_input_bytes",
+                f"the file has {size} bytes, more than {DEFAULT_LIMITS.max_input_bytes}",
+            )
+            raise InputError(f"{p}: {err.message}", err.hint)
         data = p.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None

@@ -405,6 +405,13 @@ def describe_timestamp_token(content_info: cms.ContentInfo) -> Json:
     }
 
 
+def _enum_text(value: Any) -> str:
+    """An INTEGER with named values (PKIStatus, a version) as text: its name, or, for a value
+    the standard does not name, ``unknown (N)`` (the schema's string, the number visible)."""
+    native = value.native
+    return native if isinstance(native, str) else f"unknown ({int(value)})"
+
+
 def describe_timestamp_response(resp: tsp.TimeStampResp) -> Json:
     """Describe a TimeStampResp: PKIStatusInfo and, when granted, the token."""
     status = resp["status"]
@@ -415,7 +422,7 @@ def describe_timestamp_response(resp: tsp.TimeStampResp) -> Json:
     if not isinstance(raw_token, core.Void) and raw_token.contents:
         token = describe_timestamp_token(raw_token)
     return {
-        "status": status["status"].native,
+        "status": _enum_text(status["status"]),
         "status_string": (
             None if isinstance(status_string, core.Void) else " ".join(status_string.native)
         ),
@@ -429,7 +436,7 @@ def describe_timestamp_request(req: tsp.TimeStampReq) -> Json:
     imprint = req["message_imprint"]
     policy = req["req_policy"]
     return {
-        "version": req["version"].native,
+        "version": _enum_text(req["version"]),
         "imprint_algorithm": imprint["hash_algorithm"]["algorithm"].native,
         "imprint": hex_bytes(imprint["hashed_message"].native),
         "policy": None if isinstance(policy, core.Void) else policy.dotted,

@@ -37,10 +37,14 @@ def iso(value: Any) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
+    # (not strftime: glibc prints year 12 as "12", not RFC 3339's "0012")
+    text = (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
     if moment.microsecond:
-        frac = f"{moment.microsecond:06d}".rstrip("0")
-        return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return text + "." + f"{moment.microsecond:06d}".rstrip("0") + "Z"
+    return text + "Z"
 
 
 def hex_int(value: int | None) -> str | None:

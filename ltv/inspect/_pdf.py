@@ -263,9 +263,11 @@ def _x509_rsa_sha1_certs(sig: Any) -> list[Json]:
 
 
 def _describe_signature(
-    reader: Any, data: bytes, fq_name: str, sig_ref: Any, sig_field: Any
+    reader: Any, data: bytes, fq_name: Any, sig_ref: Any, sig_field: Any
 ) -> Json:
     from pyhanko.sign.validation.pdf_embedded import extract_contents
+
+    from ltv.names import pdf_text
 
     sig = sig_ref.get_object()
     sig_type = _text(sig, "/Type")
@@ -273,7 +275,7 @@ def _describe_signature(
     is_doc_ts = sig_type == "/DocTimeStamp" or sub_filter == "/ETSI.RFC3161"
     raw_m = _text(sig, "/M")
     item: Json = {
-        "field": fq_name,
+        "field": pdf_text(fq_name),
         "kind": "document-timestamp" if is_doc_ts else "signature",
         "type": sig_type,
         "sub_filter": sub_filter,
@@ -432,9 +434,16 @@ def describe_pdf(data: bytes) -> Json:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import enumerate_sig_fields
 
+    from ltv.limits import DEFAULT_LIMITS, check_pdf, depth_exceeded
+
+    check_pdf(data, DEFAULT_LIMITS)  # LimitError (an InputError) before anything is allocated
     try:
-        reader = PdfFileReader(BytesIO(data), strict=False)
+        reader = PdfFileReader(
+            BytesIO(data), strict=False, decode_limits=DEFAULT_LIMITS.decode_limits()
+        )
         root = reader.root
+    except RecursionError:
+        raise depth_exceeded() from None
     except Exception as exc:  # pyHanko could not even find the trailer / catalog
         raise InputError(
             f"corrupt PDF: cross-reference or trailer unreadable ({error_text(exc)})"
@@ -454,11 +463,13 @@ def describe_pdf(data: bytes) -> Json:
     except Exception as exc:  # a broken AcroForm
         out["errors"].append(f"could not enumerate signature fields: {error_text(exc)}")
         fields = []
+    from ltv.names import pdf_text
+
     for fq_name, sig_ref, sig_field in fields:
         out["signatures"].append(
             guarded(
                 partial(_describe_signature, reader, data, fq_name, sig_ref, sig_field),
-                what=f"signature {fq_name}",
+                what=f"signature {pdf_text(fq_name)}",
             )
         )
     out["signatures"].sort(key=lambda s: s.get("revision") or 0)

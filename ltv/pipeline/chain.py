@@ -57,6 +57,13 @@ async def validate_chain(
 
     if moment.tzinfo is None:
         raise ValueError("moment must be timezone-aware")
+    if not _parses(cert):  # harden: certvalidator would raise on it halfway through a path
+        return ChainResult(
+            path=(cert,),
+            anchor_included=False,
+            problem=SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+            reason=f"the {purpose} certificate {name_str(cert.subject)} cannot be decoded",
+        )
     vc = ValidationContext(
         trust_roots=anchors,
         other_certs=[c for c in other_certs if _parses(c)],
@@ -103,9 +110,12 @@ def _parses(cert: x509.Certificate) -> bool:
     """Whether *cert* parses in full: a damaged certificate (e.g. one of a file's DSS with a
     broken extension) cannot be on any path, and asn1crypto's lazy parsing would otherwise raise
     inside certvalidator's registry."""
+    from ltv.evidence._crypto import MALFORMED
+
     try:
         cert.native  # noqa: B018 - parse eagerly
-    except (ValueError, TypeError, KeyError):
+        _ = cert.subject.human_friendly, cert.issuer.hashable  # harden: names certvalidator reads
+    except MALFORMED:  # harden: asn1crypto raises AttributeError, OverflowError... too
         return False
     return True
 

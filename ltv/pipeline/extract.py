@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
+    from ltv.limits import Limits
     from ltv.pipeline.repair import ScanIndex
 
 __all__ = ["BrokenField", "EvidenceItem", "Extracted", "ExtractedSignature", "extract"]
@@ -302,11 +303,14 @@ def _unexplained(stream: BinaryIO, reader: Any, repaired: ScanIndex | None) -> l
         return [f"the file's structure could not be checked for hidden content ({describe(err)})"]
 
 
-def extract(data: bytes | BinaryIO) -> Extracted:
-    """Parse the PDF and collect everything the later stages need (InputError if unreadable).
+def extract(data: bytes | BinaryIO, limits: Limits | None = None) -> Extracted:
+    """Parse the PDF and collect everything the later stages need (InputError if unreadable;
+    its subclass :class:`~ltv.limits.LimitError` when it exceeds a resource limit).
 
     ``data``: the file's bytes, or a seekable binary stream (read in place: a large file is
     never copied into memory)."""
+    import zlib
+
     from asn1crypto import core, x509
     from pyhanko.pdf_utils import generic, misc
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -318,23 +322,26 @@ def extract(data: bytes | BinaryIO) -> Extracted:
     if not stream.read(1024).lstrip()[:5].startswith(b"%PDF"):
         raise InputError("not a PDF (no %PDF header)")
     stream.seek(0)
-    unreadable = (
-        misc.PdfError,
-        ValueError,
-        KeyError,
-        TypeError,
-        IndexError,
-        AttributeError,
-        OSError,
-    )  # OSError: a seek before the start of a real file (ValueError on BytesIO)
-    repaired: ScanIndex | None = None
+    from ltv.evidence._crypto import MALFORMED
+    from ltv.limits import DEFAULT_LIMITS, check_pdf, depth_exceeded, screen_evidence
     from ltv.pipeline.lazy import DeferringStream, reader_class
 
+    limits = limits or DEFAULT_LIMITS
+    # whatever pyHanko raises on a malformed file; OSError: a seek before the start of a real
+    # file (ValueError on BytesIO)
+    unreadable: tuple[type[Exception], ...] = (misc.PdfError, zlib.error, OSError, *MALFORMED)
+    repaired: ScanIndex | None = None
+    check_pdf(stream, limits)  # declared sizes, counts, depths against the file, first
+    stream.seek(0)
     try:
         # large stream payloads stay on disk (ltv.pipeline.lazy): memory does not grow with
         # the file
-        reader = reader_class(PdfFileReader)(DeferringStream(stream), strict=False)
+        reader = reader_class(PdfFileReader)(
+            DeferringStream(stream), strict=False, decode_limits=limits.decode_limits()
+        )
         fields = list(enumerate_sig_fields(reader, filled_status=True))
+    except RecursionError:  # nesting deeper than the parser's stack
+        raise depth_exceeded() from None
     except unreadable as err:
         # broken cross-reference pointers: read the same bytes again, steered by a scan
         # (ltv.pipeline.repair); the file is never rewritten, digests stay over its raw bytes
@@ -343,6 +350,8 @@ def extract(data: bytes | BinaryIO) -> Extracted:
         try:
             reader, repaired = open_tolerant(stream)
             fields = list(enumerate_sig_fields(reader, filled_status=True))
+        except RecursionError:
+            raise depth_exceeded() from None
         except unreadable:
             msg = " ".join(str(err).split()) or type(err).__name__
             raise InputError(f"unreadable PDF: {msg}") from err
@@ -352,9 +361,12 @@ def extract(data: bytes | BinaryIO) -> Extracted:
     cert_ders: list[bytes] = []
     found: list[ExtractedSignature] = []
     broken: list[BrokenField] = []
-    for fq_name, _sig_obj, sig_field in fields:
+    from ltv.names import pdf_text
+
+    for raw_name, _sig_obj, sig_field in fields:
+        fq_name = pdf_text(raw_name)  # a /T that is a byte string is still a name
         try:
-            emb = EmbeddedPdfSignature(reader, sig_field, fq_name)
+            emb = EmbeddedPdfSignature(reader, sig_field, raw_name)
             sig_type = emb.sig_object_type
             kind: Literal["signature", "document-timestamp"] = (
                 "document-timestamp" if sig_type == "/DocTimeStamp" else "signature"
@@ -446,11 +458,21 @@ def extract(data: bytes | BinaryIO) -> Extracted:
         except Exception:
             warnings.append("an embedded certificate is unreadable; ignored")
     found.sort(key=lambda s: s.revision)
+    evidence = []
+    for item in index.items.values():  # evidence that says nothing is ignored, visibly
+        problem = screen_evidence(item.kind, item.der, limits)
+        if problem is None:
+            evidence.append(item)
+        else:
+            warnings.append(
+                f"{'OCSP response' if item.kind == 'ocsp' else 'CRL'} in "
+                f"{'/'.join(item.sources)} (revision {item.revision}) unusable ({problem}): ignored"
+            )
     return Extracted(
         reader=reader,
         signatures=found,
         certificates=certificates,
-        evidence=list(index.items.values()),
+        evidence=evidence,
         revisions=int(reader.xrefs.total_revisions),
         warnings=warnings,
         broken=broken,

@@ -15,6 +15,17 @@ Spec steps (ETSI EN 319 102-1):
   answer from the issuer (e.g. a CRL proving not-revoked) settles the status; the 'unknown' is
   kept as a warning, unless the policy makes any 'unknown' fatal.
 
+Two times, never confused: the *validation time* ``at`` (the POE of the signature: what the status
+is asked about) and the *moment of judgement* ``now`` (the current time of the verification:
+the wall clock, or ``--as-of``). Evidence produced after ``at`` is welcome — it proves the status at
+``at`` from a later vantage point (§5.2.5). Evidence produced after ``now`` cannot exist yet: a
+response whose thisUpdate, producedAt or revocationTime lies after ``now`` + :data:`CLOCK_SKEW`
+comes from a mis-set responder clock or from someone holding a responder key who dates answers
+ahead to outlive a revocation. It is *future-dated*: ignored (``offline``, detail
+``future-dated``) with a warning, for embedded and fetched evidence alike. :data:`CLOCK_SKEW` is
+the one tolerance for clocks that differ (the same 5 minutes as ``ltv sign`` and the TSA genTime
+check); ``ltv sign`` refuses such responses outright.
+
 Online modes: ``fallback`` fetches only for a certificate the embedded evidence does not
 settle; ``always`` fetches for every certificate and judges embedded and fetched evidence
 together: a valid 'revoked' (at or before T) from any source wins, otherwise the freshest
@@ -51,9 +62,13 @@ __all__ = [
 ]
 
 SKEW = timedelta(seconds=60)
+"""Tolerance of the freshness comparisons in :func:`_fresh`."""
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far evidence may be dated after the moment of judgement (clocks differ); later is
+future-dated and ignored."""
 DEFAULT_NO_NEXT_UPDATE_AGE = timedelta(hours=24)
 # Outcomes that say "this evidence is about some other certificate": not evidence for ours.
-_IRRELEVANT = {"no-matching-certid", "issuer-mismatch", "malformed"}
+_IRRELEVANT = {"no-matching-certid", "issuer-mismatch", "malformed", "unknown-response-status"}
 
 
 @dataclass(kw_only=True)
@@ -62,6 +77,9 @@ class RevocationContext:
 
     evidence: list[EvidenceItem]
     client: Transport
+    now: datetime
+    """The moment of judgement (wall clock or ``--as-of``): evidence dated after it (+
+    :data:`CLOCK_SKEW`) is future-dated and ignored. Not the validation time."""
     online: Online
     max_age: timedelta | None
     unknown_is_fatal: bool
@@ -133,6 +151,35 @@ def _fetch(
     return [_Candidate(o, "fetched", None) for o in outcomes]
 
 
+def _future_dated(outcome: RevocationOutcome, now: datetime) -> datetime | None:
+    """The first time the evidence claims that lies after ``now`` + :data:`CLOCK_SKEW`."""
+    for t in (outcome.produced_at, outcome.this_update, outcome.revoked_at):
+        if t is not None and t > now + CLOCK_SKEW:
+            return t
+    return None
+
+
+def _screen_future(cands: list[_Candidate], now: datetime, warnings: list[str]) -> list[_Candidate]:
+    """Future-dated evidence becomes ``offline/future-dated`` (reported, never believed)."""
+    from dataclasses import replace
+
+    from ltv.evidence.outcome import RevocationStatus
+
+    out: list[_Candidate] = []
+    for c in cands:
+        when = _future_dated(c.outcome, now) if c.outcome.ok else None
+        if when is None:
+            out.append(c)
+            continue
+        warnings.append(
+            f"{c.outcome.method} ({c.source}) dated {rfc3339(when)}, after the current time "
+            f"{rfc3339(now)}: future-dated evidence ignored"
+        )
+        offline = replace(c.outcome, status=RevocationStatus.OFFLINE, detail="future-dated")
+        out.append(_Candidate(offline, c.source, c.revision))
+    return out
+
+
 def _issued(c: _Candidate) -> datetime:
     """When the evidence was made (latest of thisUpdate / producedAt): 'fresher' = later."""
     times = [t for t in (c.outcome.this_update, c.outcome.produced_at) if t is not None]
@@ -200,7 +247,8 @@ def check_certificate(
                     sorted_["offline"].append(c)
         return sorted_
 
-    embedded = _embedded(cert, issuer, ctx)
+    screen_warnings: list[str] = []
+    embedded = _screen_future(_embedded(cert, issuer, ctx), ctx.now, screen_warnings)
     judged = _judge(embedded)
     has_data = bool(judged["revoked"] or judged["good"] or judged["stale"])
     # the earliest revision holding embedded evidence that settles the status (for B-LTA:
@@ -217,9 +265,9 @@ def check_certificate(
             pass
         case Online.FALLBACK:
             if not settled_embedded:
-                candidates += _fetch(cert, issuer, ctx)
+                candidates += _screen_future(_fetch(cert, issuer, ctx), ctx.now, screen_warnings)
         case Online.ALWAYS:
-            candidates += _fetch(cert, issuer, ctx)
+            candidates += _screen_future(_fetch(cert, issuer, ctx), ctx.now, screen_warnings)
     judged = _judge(candidates) if len(candidates) != len(embedded) else judged
 
     def _report(
@@ -263,6 +311,7 @@ def check_certificate(
         f"{c.outcome.responder or 'responder'} says unknown ({c.outcome.method}, {c.source})"
         for c in judged["unknown"]
     ]
+    unknown_warnings += list(dict.fromkeys(screen_warnings))
     deciding: _Candidate | None
     if judged["revoked"]:
         deciding = judged["revoked"][0]
@@ -348,6 +397,8 @@ def responder_certificate(der: bytes) -> x509.Certificate | None:
     from asn1crypto import ocsp
     from asn1crypto import x509 as asn1_x509
 
+    from ltv.evidence._crypto import MALFORMED
+
     try:
         basic = ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
         rid = basic["tbs_response_data"]["responder_id"]
@@ -358,7 +409,7 @@ def responder_certificate(der: bytes) -> x509.Certificate | None:
                 return cert
             if rid.name == "by_key" and rid.chosen.native == cert.public_key.sha1:
                 return cert
-    except (ValueError, KeyError, TypeError):
+    except MALFORMED:
         return None
     return None
 
@@ -367,9 +418,11 @@ def responder_report(cert: x509.Certificate) -> RevocationReport:
     """A delegated OCSP responder's own status, reported honestly: ltv does not chase the
     responder's revocation; with id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1) the CA says no
     client needs to."""
+    from ltv.evidence._crypto import MALFORMED
+
     try:
         nocheck = cert.ocsp_no_check_value is not None
-    except (ValueError, KeyError):
+    except MALFORMED:
         nocheck = False
     detail = (
         "ocsp-nocheck: trusted for its validity without a revocation check (RFC 6960 §4.2.2.2.1)"

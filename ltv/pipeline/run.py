@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from asn1crypto import x509
 
     from ltv.evidence.http import Transport
+    from ltv.limits import Limits
     from ltv.pipeline.chain import ChainResult
     from ltv.pipeline.extract import ExtractedSignature
     from ltv.pipeline.revocation import CertRevocation, RevocationContext
@@ -210,14 +211,15 @@ def _with_unexplained(sig: SignatureFacts, found: list[str], revisions: int) -> 
     )
 
 
-def examine(data: bytes | BinaryIO) -> DocumentFacts:
+def examine(data: bytes | BinaryIO, limits: Limits | None = None) -> DocumentFacts:
     """Stages 1-3a. :class:`~ltv.errors.InputError` when the file cannot be read as a PDF at
-    all; a signature that cannot be processed is a broken signature in the facts."""
+    all (:class:`~ltv.limits.LimitError` when it exceeds one of ``limits``); a signature that
+    cannot be processed is a broken signature in the facts."""
     from ltv._boundary import describe, library_fault
     from ltv.pipeline.extract import extract
 
     sha256, size = _content_digest(data)
-    ex = extract(data)
+    ex = extract(data, limits)
     signatures: list[SignatureFacts] = []
     for sig in ex.signatures:
         try:
@@ -470,6 +472,7 @@ class _Judge:
         self.ctx = RevocationContext(
             evidence=list(facts.evidence),
             client=transport,
+            now=now,  # the moment of judgement: evidence dated after it is ignored
             online=policy.online,
             max_age=policy.max_evidence_age,
             unknown_is_fatal=policy.unknown_is_fatal,

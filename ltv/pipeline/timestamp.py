@@ -64,12 +64,9 @@ def imprint_of_signature(signature_value: bytes) -> Callable[[str], bytes]:
     """RFC 3161 §2.4.2 / ETSI EN 319 122-1 §5.3: the imprint is H(SignerInfo.signature)."""
 
     def _digest(algo: str) -> bytes:
-        from cryptography.hazmat.primitives import hashes
-        from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+        from ltv.tst import digest  # harden: ValueError for an unknown algorithm, as expected
 
-        md = hashes.Hash(get_pyca_cryptography_hash(algo))
-        md.update(signature_value)
-        return md.finalize()
+        return digest(algo, signature_value)
 
     return _digest
 

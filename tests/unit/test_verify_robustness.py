@@ -24,11 +24,11 @@ def test_unexpected_exception_is_a_per_file_error(
     poison = (SAMPLES / "good-b-lt.pdf").read_bytes()
     real_extract = extract_module.extract
 
-    def extract(data: Any) -> object:
+    def extract(data: Any, *args: Any) -> object:
         content = data if isinstance(data, bytes) else data.getvalue()
         if content == poison:
             raise RuntimeError("simulated ltv bug")
-        return real_extract(data)
+        return real_extract(data, *args)
 
     monkeypatch.setattr(extract_module, "extract", extract)
     verifier = Verifier(

@@ -239,6 +239,14 @@ def test_wrong_trust_anchor_no_chain(pdfs: dict[str, bytes], guard: fx.SocketGua
 # -- online, with the server running -------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _server_answers_as_of_now(request: pytest.FixtureRequest) -> None:
+    """The responder answers as of NOW, the moment these tests judge at: an answer dated after
+    the moment of judgement is future-dated and ignored (ltv.pipeline.revocation)."""
+    if "pki_server" in request.fixturenames:
+        request.getfixturevalue("pki_server").freeze(NOW)
+
+
 def test_fallback_fetches_only_what_is_missing(
     pdfs: dict[str, bytes],
     pki_server,
@@ -360,6 +368,7 @@ def test_always_revoked_from_any_source_wins(
         fx.sign("signer-revoked", tst_time=fx.T_AFTER_REVOCATION), "signer-revoked", ev
     )
     pki_server.log.clear()
+    pki_server.freeze(NOW)  # fetch_evidence unfroze it: answer as of the moment of judgement
     lenient = {"max_evidence_age": timedelta(days=365)}
     never = Verifier(policy(**lenient)).verify(data, now=NOW)
     assert never.indication is Indication.TOTAL_PASSED  # what the stale embedded 'good' says
