@@ -66,6 +66,7 @@ from ltv.report import (
 if TYPE_CHECKING:
     from asn1crypto import x509
 
+    from ltv.audit.cache import JudgementCache
     from ltv.evidence.http import Transport
     from ltv.pipeline.chain import ChainResult
     from ltv.pipeline.extract import ExtractedSignature
@@ -258,7 +259,9 @@ def _cert_sha256(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.dump()).hexdigest()
 
 
-def _signer_report(cert: x509.Certificate) -> SignerReport:
+def _signer_report(cert: x509.Certificate, cache: JudgementCache | None = None) -> SignerReport:
+    if cache is not None:  # audit: once per certificate
+        return cache.per_certificate("signer-report", cert, _signer_report)
     validity = cert["tbs_certificate"]["validity"]
     return SignerReport(
         subject=name_str(cert.subject),
@@ -271,9 +274,12 @@ def _signer_report(cert: x509.Certificate) -> SignerReport:
 
 
 def _cert_report(
-    cert: x509.Certificate, role: CertRole, rev: RevocationReport
+    cert: x509.Certificate,
+    role: CertRole,
+    rev: RevocationReport,
+    cache: JudgementCache | None = None,
 ) -> CertificateReport:
-    s = _signer_report(cert)
+    s = _signer_report(cert, cache)
     return CertificateReport(
         subject=s.subject,
         issuer=s.issuer,
@@ -297,7 +303,12 @@ def _not_checked(detail: str) -> RevocationReport:
 
 
 async def _check_chain_revocation(
-    chain: ChainResult, *, at: datetime, ctx: RevocationContext, leaf_role: CertRole
+    chain: ChainResult,
+    *,
+    at: datetime,
+    ctx: RevocationContext,
+    leaf_role: CertRole,
+    cache: JudgementCache | None = None,
 ) -> _CheckedChain:
     from ltv.pipeline.revocation import check_certificate, responder_report
 
@@ -309,17 +320,19 @@ async def _check_chain_revocation(
         role: CertRole = leaf_role if i == 0 else "ca"
         is_anchor = chain.anchor_included and i == len(path) - 1
         if is_anchor:
-            reports.append(_cert_report(cert, role, _not_checked("trust anchor: not checked")))
+            reports.append(
+                _cert_report(cert, role, _not_checked("trust anchor: not checked"), cache)
+            )
             revs.append(None)
         elif chain.problem is not None or i + 1 >= len(path):
-            reports.append(_cert_report(cert, role, _not_checked("chain not validated")))
+            reports.append(_cert_report(cert, role, _not_checked("chain not validated"), cache))
             revs.append(None)
         else:
             if ctx.online is Online.NEVER:
                 rev = check_certificate(cert, path[i + 1], at=at, ctx=ctx)
             else:  # a fetch may block on a socket: never inside the event loop
                 rev = await asyncio.to_thread(check_certificate, cert, path[i + 1], at=at, ctx=ctx)
-            reports.append(_cert_report(cert, role, rev.report))
+            reports.append(_cert_report(cert, role, rev.report, cache))
             revs.append(rev)
             if rev.responder is not None:
                 responders.setdefault(_cert_sha256(rev.responder), rev.responder)
@@ -327,7 +340,15 @@ async def _check_chain_revocation(
     in_path = {r.sha256 for r in reports}
     for digest, responder in responders.items():
         if digest not in in_path:
-            reports.append(_cert_report(responder, "responder", responder_report(responder)))
+            if cache is None:
+                rep = _cert_report(responder, "responder", responder_report(responder))
+            else:  # audit: a pure function of the certificate, once
+                rep = cache.per_certificate(
+                    "responder-report",
+                    responder,
+                    lambda r: _cert_report(r, "responder", responder_report(r), cache),
+                )
+            reports.append(rep)
     return _CheckedChain(tuple(reports), tuple(revs))
 
 
@@ -416,6 +437,7 @@ class _Judge:
         at: datetime | None,
         transport: Transport,
         certificates: CertificateCache,
+        cache: JudgementCache | None = None,
     ) -> None:
         from ltv.pipeline.revocation import RevocationContext
 
@@ -426,14 +448,20 @@ class _Judge:
         self.base_source = TimeSource.AT_OPTION if at else TimeSource.NOW
         self.certs = certificates
         self.pool = certificates.many(facts.certificates)
-        self.signer_anchors = policy.signer_anchors.asn1()
-        self.tsa_anchors = policy.tsa_anchors.asn1()
+        self.cache = cache  # audit: None outside an audit (the default behaviour is unchanged)
+        if cache is None:
+            self.signer_anchors = policy.signer_anchors.asn1()
+            self.tsa_anchors = policy.tsa_anchors.asn1()
+        else:
+            self.signer_anchors = cache.anchors(policy.signer_anchors)
+            self.tsa_anchors = cache.anchors(policy.tsa_anchors)
         self.ctx = RevocationContext(
             evidence=list(facts.evidence),
             client=transport,
             online=policy.online,
             max_age=policy.max_evidence_age,
             unknown_is_fatal=policy.unknown_is_fatal,
+            outcomes=None if cache is None else cache.outcomes,
         )
 
     async def token(self, token: TokenFacts, chain_moment: datetime) -> TokenResult:
@@ -446,13 +474,14 @@ class _Judge:
             anchors=self.tsa_anchors,
             other_certs=self.pool,
             chain_moment=chain_moment,
+            chain_cache=None if self.cache is None else self.cache.chains,
         )
 
     async def tsa_chain(self, token: TokenResult) -> _TsaChain:
         if token.chain is None:
             return _TsaChain((), [], False, False)
         checked = await _check_chain_revocation(
-            token.chain, at=token.chain_moment, ctx=self.ctx, leaf_role="tsa"
+            token.chain, at=token.chain_moment, ctx=self.ctx, leaf_role="tsa", cache=self.cache
         )
         problems: list[str] = []
         revoked = False
@@ -534,7 +563,9 @@ class _Judge:
             reasons=d.reasons,
             warnings=tuple(dict.fromkeys([*integ.warnings, *d.warnings])),
             level=None,
-            signer=_signer_report(token.tsa_cert) if token.tsa_cert is not None else None,
+            signer=(
+                _signer_report(token.tsa_cert, self.cache) if token.tsa_cert is not None else None
+            ),
             integrity=integ.report,
             timestamp=self.timestamp_report(token, tsa, trusted),
             validation_time=moment,
@@ -625,9 +656,12 @@ class _Judge:
             other_certs=self.pool,
             moment=vt,
             purpose="signer",
+            cache=None if self.cache is None else self.cache.chains,
         )
         # (5) revocation at the validation time
-        checked = await _check_chain_revocation(chain, at=vt, ctx=self.ctx, leaf_role="signer")
+        checked = await _check_chain_revocation(
+            chain, at=vt, ctx=self.ctx, leaf_role="signer", cache=self.cache
+        )
         for r in checked.reports:
             warnings.extend(f"{r.subject}: {w}" for w in r.revocation.warnings)
         level = self.level(sig, source, chain, checked, poe_tsa_data, doc_revisions, warnings)
@@ -665,7 +699,7 @@ class _Judge:
             reasons=reasons,
             warnings=tuple(dict.fromkeys([*warnings, *d.warnings])),
             level=level,
-            signer=_signer_report(signer_cert),
+            signer=_signer_report(signer_cert, self.cache),
             integrity=integ.report,
             timestamp=ts_report,
             validation_time=vt,
@@ -810,9 +844,12 @@ async def judge(
     at: datetime | None,
     transport: Transport,
     certificates: CertificateCache | None = None,
+    cache: JudgementCache | None = None,
 ) -> list[SignatureReport]:
     """Stages 0 and 3-6 for every signature of ``facts``, at ``now`` (``at``: the fallback
-    time for signatures without a trusted timestamp)."""
+    time for signatures without a trusted timestamp). ``cache`` (audit): chains, evidence
+    checks and certificates shared across the documents of an archive (``ltv.audit.cache``);
+    the reports are the same with or without it."""
     if now.tzinfo is None or (at is not None and at.tzinfo is None):
         raise ValueError("times must be timezone-aware")
     judge_ = _Judge(
@@ -821,7 +858,8 @@ async def judge(
         now=now,
         at=at,
         transport=transport,
-        certificates=certificates or CertificateCache(),
+        certificates=certificates or (cache.certificates if cache else None) or CertificateCache(),
+        cache=cache,
     )
     return await judge_.run()
 

@@ -1,0 +1,646 @@
+"""Examine and judge an archive in parallel; results into the one local store.
+
+The parent process walks the inputs, reads each file and hashes it, looks its facts up in the
+store, and hands *batches* to workers: the file's bytes when it must be examined, its stored
+facts (codec JSON) when they are known. Workers — a process pool (``--jobs``) or a Dask
+cluster (``--dask``) running the same :func:`process_batch` — examine (stages 1-3a) when needed,
+judge (stages 0, 3-6) with a :class:`~ltv.audit.cache.JudgementCache` kept for the worker's
+life, and send back plain rows. The parent commits each batch's rows in one transaction.
+
+- Resumable: a run killed at any moment (SIGKILL) resumes from its committed files — the same
+  command finds the unfinished run with the same configuration and skips what it holds.
+- Ctrl-C (SIGINT): no new batch is started, the batches in flight finish and are committed,
+  the run is marked ``interrupted`` (:class:`Interrupted`); a second Ctrl-C stops at once
+  (what is committed stays committed).
+- Memory stays flat: at most ``2 x workers`` batches are in flight, the caches are bounded,
+  and nothing per document is kept in the parent beyond its path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ltv.audit.store import FactsRow, FileRow, SignatureRow
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from ltv.audit.cache import JudgementCache
+    from ltv.audit.store import AuditStore, Run
+    from ltv.audit.walk import Entry
+    from ltv.evidence.http import Transport
+    from ltv.policy import ValidationPolicy
+    from ltv.report import Report
+
+__all__ = [
+    "AuditConfig",
+    "Interrupted",
+    "RunResult",
+    "WorkItem",
+    "process_batch",
+    "run_audit",
+]
+
+_log = logging.getLogger("ltv.audit")
+
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+"""Recorded as the content hash of a file that could not be read at all."""
+
+BATCH_COST = 8.0
+"""Work per batch, in 'examinations' (a judgement from stored facts costs about 1/20)."""
+BATCH_BYTES = 16 * 1024 * 1024
+JUDGE_COST = 0.05
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Everything a worker needs besides the documents (sent with each batch; picklable)."""
+
+    policy: ValidationPolicy
+    now: datetime
+    at: datetime | None
+    connect_to: dict[str, tuple[str, int]] = field(default_factory=dict)
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    label: str
+    sha256: str
+    size: int
+    data: bytes | None = None
+    """The file's bytes, when its facts must be derived (examined)."""
+    facts: str | None = None
+    """Its stored facts (codec JSON), when known."""
+    error: str | None = None
+    """Why it cannot be evaluated (stored, or the file could not be read)."""
+    store_error: bool = False
+    """Whether ``error`` is a fact of the content (to store) rather than of this reading."""
+
+
+@dataclass
+class BatchResult:
+    files: list[FileRow]
+    facts: list[FactsRow]
+    stale: list[str]
+    """Labels whose stored facts could not be used (send again with the bytes)."""
+    timings: dict[str, float]
+    worker: str
+    cache: dict[str, dict[str, int]]
+
+
+# -- the worker side ---------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _worker_state() -> tuple[JudgementCache, dict[str, Any]]:
+    state: tuple[JudgementCache, dict[str, Any]] | None = getattr(_local, "state", None)
+    if state is None:
+        from ltv.audit.cache import JudgementCache
+        from ltv.verify import keep_library_logs_off_stderr
+
+        keep_library_logs_off_stderr()
+        state = (JudgementCache(), {})
+        _local.state = state
+    return state
+
+
+def _transport(config: AuditConfig, clients: dict[str, Any]) -> Transport:
+    from ltv.evidence.http import HttpClient, NoNetwork, Session
+    from ltv.policy import Online
+
+    if config.policy.online is Online.NEVER:
+        return NoNetwork()
+    key = repr((sorted(config.connect_to.items()), config.timeout))
+    client = clients.get(key)
+    if client is None:
+        client = clients[key] = HttpClient(timeout=config.timeout, connect_to=config.connect_to)
+    return Session(client, budget=30.0)
+
+
+def _internal(err: BaseException) -> str:
+    why = " ".join(str(err).split())[:200] or "no message"
+    return (
+        f"could not be evaluated: internal error {type(err).__name__}: {why} "
+        "(please report it, with the file if you can)"
+    )
+
+
+def signature_rows(report: Report) -> tuple[SignatureRow, ...]:
+    rows = []
+    for i, s in enumerate(report.signatures):
+        tsa = s.timestamp.tsa if s.timestamp is not None and s.timestamp.tsa else None
+        if tsa is None and s.kind == "document-timestamp" and s.signer is not None:
+            tsa = s.signer.subject
+        rows.append(
+            SignatureRow(
+                idx=i,
+                field=s.field,
+                kind=s.kind,
+                indication=s.indication.value,
+                subindication=None if s.subindication is None else s.subindication.value,
+                level=None if s.level is None else s.level.value,
+                ltv_enabled=s.ltv_enabled,
+                signer=s.signer.subject if s.signer is not None else None,
+                signer_ca=s.signer.issuer
+                if s.signer is not None and s.kind == "signature"
+                else None,
+                tsa=tsa,
+                validation_time=_rfc(s.validation_time),
+                time_source=s.validation_time_source.value,
+                reasons=s.reasons,
+            )
+        )
+    return tuple(rows)
+
+
+def _rfc(moment: datetime) -> str:
+    from ltv.report import rfc3339
+
+    return rfc3339(moment) or ""
+
+
+def file_row(report: Report, *, examined: bool, tsa_evidence: bool) -> FileRow:
+    import json
+
+    from ltv.audit.summary import protection_until
+
+    due = protection_until(report, tsa_evidence=tsa_evidence)
+    return FileRow(
+        path=report.file.path,
+        sha256=report.file.sha256,
+        size=report.file.bytes,
+        indication=report.indication.value,
+        error=report.error,
+        due=None if due is None else _rfc(due),
+        examined=examined,
+        report=json.dumps(report.to_dict(), ensure_ascii=False, separators=(",", ":")),
+        signatures=signature_rows(report),
+    )
+
+
+async def _process(config: AuditConfig, items: Sequence[WorkItem]) -> BatchResult:
+    from ltv._boundary import library_fault  # noqa: F401 - warm import for the pipeline
+    from ltv.audit.codec import CodecError, decode_facts, encode_facts
+    from ltv.errors import LtvError
+    from ltv.pipeline.facts import DocumentFacts
+    from ltv.pipeline.run import build_report, examine, judge, unevaluable_report
+
+    cache, clients = _worker_state()
+    policy = config.policy
+    tsa_evidence = policy.tsa_revocation_required
+    files: list[FileRow] = []
+    facts_rows: list[FactsRow] = []
+    stale: list[str] = []
+    timings = {"examine": 0.0, "decode": 0.0, "judge": 0.0, "report": 0.0, "encode": 0.0}
+    clock = time.perf_counter
+
+    def unevaluable(item: WorkItem, message: str, examined: bool) -> None:
+        report = unevaluable_report(
+            path=item.label,
+            sha256=item.sha256,
+            size=item.size,
+            policy=policy,
+            now=config.now,
+            message=message,
+        )
+        files.append(file_row(report, examined=examined, tsa_evidence=tsa_evidence))
+
+    for item in items:
+        if item.error is not None:
+            if item.store_error:
+                facts_rows.append(FactsRow(item.sha256, item.size, None, item.error))
+            unevaluable(item, item.error, item.data is not None)
+            continue
+        facts: DocumentFacts | None = None
+        examined = False
+        t0 = clock()
+        if item.facts is not None:
+            try:
+                facts = decode_facts(item.facts, sha256=item.sha256)
+            except CodecError as err:
+                _log.info("%s: stored facts not used (%s)", item.label, err)
+                stale.append(item.label)
+                continue
+            timings["decode"] += clock() - t0
+        elif item.data is not None:
+            examined = True
+            try:
+                facts = examine(item.data)
+            except LtvError as err:  # not a readable PDF: a fact of these bytes
+                timings["examine"] += clock() - t0
+                facts_rows.append(FactsRow(item.sha256, item.size, None, err.message))
+                unevaluable(item, err.message, True)
+                continue
+            except Exception as err:  # an ltv bug met on this file: reported, never stored
+                _log.exception("internal error while examining %s", item.label)
+                unevaluable(item, _internal(err), True)
+                continue
+            t1 = clock()
+            timings["examine"] += t1 - t0
+            facts_rows.append(FactsRow(item.sha256, item.size, encode_facts(facts), None))
+            timings["encode"] += clock() - t1
+        else:  # pragma: no cover - the parent always sends one of them
+            raise ValueError(f"{item.label}: neither facts nor bytes")
+        t2 = clock()
+        session = _transport(config, clients)
+        try:
+            signatures = await judge(
+                facts,
+                policy,
+                now=config.now,
+                at=config.at,
+                transport=session,
+                cache=cache,
+            )
+        except LtvError as err:
+            unevaluable(item, err.message, examined)
+            continue
+        except Exception as err:
+            _log.exception("internal error while judging %s", item.label)
+            unevaluable(item, _internal(err), examined)
+            continue
+        t3 = clock()
+        timings["judge"] += t3 - t2
+        report = build_report(
+            path=item.label,
+            facts=facts,
+            signatures=signatures,
+            policy=policy,
+            now=config.now,
+            urls=[e.url for e in getattr(session, "exchanges", ())],
+        )
+        files.append(file_row(report, examined=examined, tsa_evidence=tsa_evidence))
+        timings["report"] += clock() - t3
+    return BatchResult(
+        files=files,
+        facts=facts_rows,
+        stale=stale,
+        timings=timings,
+        worker=f"{os.getpid()}/{threading.get_ident()}",
+        cache=cache.stats(),
+    )
+
+
+def process_batch(config: AuditConfig, items: Sequence[WorkItem]) -> BatchResult:
+    """Examine (when needed) and judge a batch: what every worker runs (pool or Dask)."""
+    return asyncio.run(_process(config, items))
+
+
+def _watch_parent(parent: int) -> None:
+    """A pool worker whose parent died (SIGKILL) exits instead of lingering."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _pool_worker_init(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    _worker_state()
+    # the pipeline's imports, once, before the first batch
+    import ltv.pipeline.extract
+    import ltv.pipeline.integrity
+    import ltv.pipeline.run  # noqa: F401
+
+
+# -- executors ----------------------------------------------------------------------------------
+
+
+class _Executor:
+    """The little both backends share: submit a batch, wait for some to finish."""
+
+    slots: int
+
+    def submit(self, config: AuditConfig, items: list[WorkItem]) -> Any:
+        raise NotImplementedError
+
+    def wait(self, pending: set[Any], timeout: float) -> tuple[set[Any], set[Any]]:
+        raise NotImplementedError
+
+    def result(self, future: Any) -> BatchResult:
+        raise NotImplementedError
+
+    def close(self, *, cancel: bool) -> None:
+        raise NotImplementedError
+
+
+class _PoolExecutor(_Executor):
+    def __init__(self, jobs: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.slots = jobs * 2
+        self.pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_pool_worker_init,
+            initargs=(os.getpid(),),
+        )
+
+    def submit(self, config: AuditConfig, items: list[WorkItem]) -> Future[BatchResult]:
+        return self.pool.submit(process_batch, config, items)
+
+    def wait(self, pending: set[Any], timeout: float) -> tuple[set[Any], set[Any]]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        done, rest = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+        return set(done), set(rest)
+
+    def result(self, future: Any) -> BatchResult:
+        result: BatchResult = future.result()
+        return result
+
+    def close(self, *, cancel: bool) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+class _DaskExecutor(_Executor):
+    def __init__(self, address: str, timeout: float) -> None:
+        from ltv.errors import UsageError
+
+        try:
+            import distributed
+        except ImportError:
+            raise UsageError(
+                "--dask needs the 'distributed' package",
+                hint="pip install 'ltv[dask]'",
+            ) from None
+        try:
+            dd: Any = distributed  # untyped
+            self.client: Any = dd.Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise UsageError(
+                f"--dask {address}: cannot reach the scheduler ({err})",
+                hint="give the address of a running dask scheduler, e.g. tcp://host:8786",
+            ) from None
+        workers = self.client.scheduler_info().get("workers", {})
+        threads = sum(int(w.get("nthreads", 1)) for w in workers.values()) or 1
+        self.slots = threads * 2
+
+    def submit(self, config: AuditConfig, items: list[WorkItem]) -> Any:
+        return self.client.submit(process_batch, config, items, pure=False)
+
+    def wait(self, pending: set[Any], timeout: float) -> tuple[set[Any], set[Any]]:
+        import distributed
+
+        dd: Any = distributed  # untyped
+        try:
+            done, rest = dd.wait(list(pending), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return set(), pending
+        return set(done), set(rest)
+
+    def result(self, future: Any) -> BatchResult:
+        result: BatchResult = future.result()
+        return result
+
+    def close(self, *, cancel: bool) -> None:
+        self.client.close()
+
+
+# -- the parent ---------------------------------------------------------------------------------
+
+
+class Interrupted(Exception):
+    """The run stopped on Ctrl-C; what was done is committed."""
+
+    def __init__(self, run: Run, done: int, total: int) -> None:
+        super().__init__(f"interrupted after {done} of {total} files")
+        self.run = run
+        self.done = done
+        self.total = total
+
+
+@dataclass
+class RunResult:
+    run: Run
+    done_now: int
+    """Files committed by this invocation."""
+    already: int
+    """Files the run already held (resumed)."""
+    stats: dict[str, Any]
+
+
+ProgressFn = Callable[[int, int], None]
+"""``progress(done, total)``: called after each committed batch."""
+
+
+@dataclass
+class _Stats:
+    started: float = field(default_factory=time.perf_counter)
+    read: float = 0.0
+    lookup: float = 0.0
+    commit: float = 0.0
+    wait: float = 0.0
+    worker: dict[str, float] = field(default_factory=dict)
+    caches: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    examined: int = 0
+    reused: int = 0
+    batches: int = 0
+
+    def add(self, result: BatchResult) -> None:
+        for key, value in result.timings.items():
+            self.worker[key] = self.worker.get(key, 0.0) + value
+        self.caches[result.worker] = result.cache
+        self.examined += sum(1 for f in result.files if f.examined)
+        self.reused += sum(1 for f in result.files if not f.examined)
+        self.batches += 1
+
+    def as_dict(self, **extra: Any) -> dict[str, Any]:
+        totals: dict[str, dict[str, int]] = {}
+        for per_worker in self.caches.values():
+            for name, figures in per_worker.items():
+                into = totals.setdefault(name, {"hits": 0, "misses": 0, "entries": 0})
+                for key, value in figures.items():
+                    into[key] = into.get(key, 0) + value
+        self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB here
+        return {
+            "elapsed_s": round(time.perf_counter() - self.started, 3),
+            "parent_s": {
+                "read_and_hash": round(self.read, 3),
+                "facts_lookup": round(self.lookup, 3),
+                "commit": round(self.commit, 3),
+                "waiting_for_workers": round(self.wait, 3),
+            },
+            "worker_s": {k: round(v, 3) for k, v in sorted(self.worker.items())},
+            "caches": totals,
+            "workers": len(self.caches),
+            "batches": self.batches,
+            "examined": self.examined,
+            "reused": self.reused,
+            "peak_rss_bytes": {"parent": self_rss * scale, "workers_max": child_rss * scale},
+            **extra,
+        }
+
+
+class _SigintFlag:
+    """First Ctrl-C: set the flag (finish what is in flight); second: KeyboardInterrupt."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _SigintFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _items(
+    entries: Sequence[Entry],
+    store: AuditStore,
+    stats: _Stats,
+    *,
+    force_examine: set[str],
+    reexamine: bool,
+) -> Iterator[tuple[WorkItem, float]]:
+    """Read and hash each entry, look its facts up: (work item, its cost)."""
+    from ltv.audit.codec import CODEC_VERSION
+    from ltv.audit.walk import Unreadable, digest, read_entry
+    from ltv.pipeline.facts import FACTS_VERSION
+
+    for entry in entries:
+        t0 = time.perf_counter()
+        try:
+            data = read_entry(entry)
+        except Unreadable as err:
+            stats.read += time.perf_counter() - t0
+            yield WorkItem(entry.label, EMPTY_SHA256, 0, error=str(err)), JUDGE_COST
+            continue
+        sha256 = digest(data)
+        t1 = time.perf_counter()
+        stats.read += t1 - t0
+        stored = None
+        if not reexamine and entry.label not in force_examine:
+            stored = store.facts(sha256, codec=CODEC_VERSION, facts_version=FACTS_VERSION)
+        stats.lookup += time.perf_counter() - t1
+        if stored is not None and stored.error is not None:
+            yield WorkItem(entry.label, sha256, len(data), error=stored.error), JUDGE_COST
+        elif stored is not None and stored.facts is not None:
+            yield WorkItem(entry.label, sha256, len(data), facts=stored.facts), JUDGE_COST
+        else:
+            yield WorkItem(entry.label, sha256, len(data), data=data), 1.0
+
+
+def _batches(items: Iterator[tuple[WorkItem, float]]) -> Iterator[list[WorkItem]]:
+    batch: list[WorkItem] = []
+    cost = 0.0
+    size = 0
+    for item, item_cost in items:
+        batch.append(item)
+        cost += item_cost
+        size += len(item.data or b"") + len(item.facts or "")
+        if cost >= BATCH_COST or size >= BATCH_BYTES:
+            yield batch
+            batch, cost, size = [], 0.0, 0
+    if batch:
+        yield batch
+
+
+def run_audit(
+    entries: Sequence[Entry],
+    store: AuditStore,
+    run: Run,
+    config: AuditConfig,
+    *,
+    jobs: int,
+    dask: str | None = None,
+    progress: ProgressFn | None = None,
+    reexamine: bool = False,
+    extra_stats: dict[str, Any] | None = None,
+) -> RunResult:
+    """Audit ``entries`` into ``run``; :class:`Interrupted` on Ctrl-C (after committing)."""
+    from ltv import __version__
+
+    done_before = store.done_paths(run.id)
+    todo = [e for e in entries if e.label not in done_before]
+    total = len(entries)
+    already = total - len(todo)
+    stats = _Stats()
+    store.mark_running(run.id)
+    executor: _Executor = _DaskExecutor(dask, config.timeout) if dask else _PoolExecutor(jobs)
+    force_examine: set[str] = set()
+    retry: list[Entry] = []
+    by_label = {e.label: e for e in todo}
+    done_now = 0
+    interrupted = False
+    if progress is not None:
+        progress(already, total)
+    try:
+        with _SigintFlag() as sigint:
+            pending: set[Any] = set()
+            sources = _batches(
+                _items(todo, store, stats, force_examine=force_examine, reexamine=reexamine)
+            )
+            exhausted = False
+            while True:
+                while not exhausted and not sigint.set and len(pending) < executor.slots:
+                    batch = next(sources, None)
+                    if batch is None:
+                        if retry:  # stored facts that could not be decoded: examine again
+                            force_examine.update(e.label for e in retry)
+                            sources = _batches(
+                                _items(
+                                    retry, store, stats, force_examine=force_examine, reexamine=True
+                                )
+                            )
+                            retry = []
+                            continue
+                        exhausted = True
+                        break
+                    pending.add(executor.submit(config, batch))
+                if not pending:
+                    break
+                t0 = time.perf_counter()
+                finished, pending = executor.wait(pending, timeout=0.25)
+                stats.wait += time.perf_counter() - t0
+                for future in finished:
+                    result = executor.result(future)
+                    t1 = time.perf_counter()
+                    store.commit_batch(run.id, result.facts, result.files, ltv_version=__version__)
+                    stats.commit += time.perf_counter() - t1
+                    stats.add(result)
+                    retry.extend(by_label[label] for label in result.stale)
+                    done_now += len(result.files)
+                    if progress is not None:
+                        progress(already + done_now, total)
+                if sigint.set and exhausted is False:
+                    exhausted = True  # start nothing new; drain what is in flight
+                    interrupted = True
+            if sigint.set:
+                interrupted = True
+    finally:
+        with contextlib.suppress(Exception):
+            executor.close(cancel=True)
+    final = stats.as_dict(**(extra_stats or {}))
+    store.finish_run(run.id, status="interrupted" if interrupted else "complete", stats=final)
+    finished_run = store.run(run.id) or run
+    if interrupted:
+        raise Interrupted(finished_run, already + done_now, total)
+    return RunResult(run=finished_run, done_now=done_now, already=already, stats=final)
