@@ -1,8 +1,9 @@
 """Rendering of reports: JSON (a pure projection of the dataclasses) and text (rich).
 
 JSON: one object per file; several files → JSON Lines (one object per line).
-Text: per signature, verdict first, then the trusted time and its source, the chain with each
-certificate's revocation outcome, then the reasons and warnings.
+Text: per signature, verdict first, then the level and whether Acrobat would call it "LTV
+enabled", the trusted time and its source, the chain with each certificate's revocation outcome,
+then the reasons and warnings.
 """
 
 from __future__ import annotations
@@ -82,6 +83,15 @@ def _cert_line(c: CertificateReport) -> str:
     )
 
 
+def _ltv_enabled(s: SignatureReport) -> str:
+    """Acrobat's "LTV enabled": validation data in the file for the whole chain(s)."""
+    if s.ltv_enabled is None:
+        return "unknown (the chain could not be built)"
+    if s.ltv_enabled:
+        return "yes (validation data in the file for every certificate)"
+    return "no (validation data missing in the file for some certificate)"
+
+
 def _signature_block(s: SignatureReport) -> list[str]:
     from rich.markup import escape
 
@@ -93,6 +103,7 @@ def _signature_block(s: SignatureReport) -> list[str]:
     lines = [f"  {head}  {kind} [bold]{escape(s.field)}[/bold]"]
     if s.level is not None:
         lines.append(f"    level: {s.level}")
+    lines.append(f"    LTV enabled: {_ltv_enabled(s)}")
     lines.append(f"    validation time: {rfc3339(s.validation_time)} ({s.validation_time_source})")
     if s.signer is not None:
         lines.append(f"    signer: {escape(s.signer.subject)}")

@@ -19,6 +19,8 @@ from ltv.cli._common import VerboseOption
 
 if TYPE_CHECKING:
     from rich.text import Text
+
+    from ltv.errors import LtvError
     from rich.tree import Tree
 
 Json = dict[str, Any]
@@ -37,29 +39,80 @@ def register(app: typer.Typer) -> None:
 
 
 def inspect_command(
-    file: Annotated[
-        Path, typer.Argument(help="A PDF, OCSP response, CRL, RFC 3161 token, or certificate.")
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="PDFs, OCSP responses or requests, CRLs, RFC 3161 tokens, certificates.",
+            metavar="FILE",
+        ),
     ],
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format: text or json.")
+        OutputFormat,
+        typer.Option("--format", help="text, or json (several files: one object per line)."),
     ] = OutputFormat.text,
     verbose: VerboseOption = False,
 ) -> None:
-    """Identify FILE by content and describe it (signatures, DSS, OCSP, CRL, TSA, certs)."""
+    """Identify each FILE by content and describe it (signatures, DSS, OCSP, CRL, TSA, certs)."""
     from ltv.cli import fail
     from ltv.cli._common import configure_logging
     from ltv.errors import LtvError
     from ltv.inspect import inspect_path
 
     configure_logging(verbose)
+    failed: LtvError | None = None
+    for file in files:
+        try:
+            result = inspect_path(file)
+        except LtvError as err:
+            err = _what_it_is(file, err)
+            if len(files) == 1:
+                raise fail(err) from None
+            typer.echo(f"ltv: error: {err.diagnostics()}", err=True)  # the others still run
+            failed = failed or err
+            continue
+        if output_format is OutputFormat.json:
+            if len(files) == 1:
+                typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+            else:  # JSON Lines
+                typer.echo(json.dumps(result, ensure_ascii=False, separators=(",", ":")))
+        else:
+            render_text(result)
+    if failed is not None:
+        raise typer.Exit(failed.exit_code)
+
+
+def _what_it_is(file: Path, err: LtvError) -> LtvError:
+    """Name what inspect does not describe instead of "unrecognised": a PKCS#12 key store."""
+    from ltv.errors import InputError
+
+    if "unrecognised" not in err.message:
+        return err
     try:
-        result = inspect_path(file)
-    except LtvError as err:
-        raise fail(err) from None
-    if output_format is OutputFormat.json:
-        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
-    else:
-        render_text(result)
+        data = file.read_bytes()
+    except OSError:
+        return err
+    if not _is_pkcs12(data):
+        return err
+    return InputError(
+        f"{file}: a PKCS#12 key store (PFX): a private key and its certificates, protected by "
+        "a password; ltv inspect describes signatures and evidence, not key stores",
+        hint=f"sign with it: ltv sign IN.pdf OUT.pdf --p12 {file} --passphrase-env VAR; "
+        f"list its certificates: openssl pkcs12 -in {file} -nokeys -info",
+    )
+
+
+def _is_pkcs12(data: bytes) -> bool:
+    """RFC 7292 §4: PFX ::= SEQUENCE { version INTEGER {v3(3)}, authSafe ContentInfo, ... }."""
+    from asn1crypto import pkcs12
+
+    try:
+        pfx = pkcs12.Pfx.load(data, strict=True)
+        return bool(
+            pfx["version"].native == "v3"
+            and pfx["auth_safe"]["content_type"].native in ("data", "signed_data")
+        )
+    except (ValueError, TypeError, KeyError):
+        return False
 
 
 # --------------------------------------------------------------------------- text
@@ -339,7 +392,6 @@ def _pdf(node: Tree, pdf: Json) -> None:
 
 def render_text(result: Json) -> None:
     """Print an inspect result as a concise tree on stdout."""
-    from rich.console import Console
     from rich.tree import Tree
 
     kind = result["type"]
@@ -395,4 +447,6 @@ def render_text(result: Json) -> None:
         tree.add(_line("nonce", req["nonce"] or "-"))
     for warning in result["warnings"]:
         tree.add(_line("warning", (warning, "yellow")))
-    Console(highlight=False, soft_wrap=False).print(tree)
+    from ltv.cli._common import console
+
+    console().print(tree)  # not wrapped when piped (the terminal's width on a terminal)
