@@ -19,9 +19,9 @@ from ltv.cli._common import VerboseOption
 
 if TYPE_CHECKING:
     from rich.text import Text
+    from rich.tree import Tree
 
     from ltv.errors import LtvError
-    from rich.tree import Tree
 
 Json = dict[str, Any]
 
