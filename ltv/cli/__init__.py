@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -39,6 +39,14 @@ _MODULE_OF = {"extend": "sign"}
 _ROOT_HELP = "Long-term validation of signed PDFs with stapled evidence."
 
 
+def _no_type(ctx: object) -> None:
+    return None
+
+
+def _constant(text: str) -> Callable[[], str]:
+    return lambda: text
+
+
 def _plain_metavars(params: list[Any]) -> list[Any]:
     """Help shows what to type, never Python type names (``<list[str]>``, ``<bool>``): flags
     show nothing, choices stay ``<a|b>``, arguments their name (``FILE.pdf...``), anything else
@@ -49,9 +57,9 @@ def _plain_metavars(params: list[Any]) -> list[Any]:
                 param.metavar = (param.name or "value").upper()
             shown = param.metavar + ("..." if param.nargs != 1 else "")
             # (instance attributes: typer shows an argument's Python type whatever its metavar)
-            param.display_type_rich = lambda ctx: None
-            param._usage_display_name = lambda shown=shown: shown
-            param._rich_display_name = lambda shown=shown: shown
+            target: Any = param
+            target.display_type_rich = _no_type
+            target._usage_display_name = target._rich_display_name = _constant(shown)
             continue
         if getattr(param, "metavar", None) is not None:
             continue
