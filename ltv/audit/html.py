@@ -147,49 +147,59 @@ def _verdict_chart(counts: dict[str, int], title: str) -> str:
     return "".join(parts)
 
 
-def _month(value: str) -> str:
-    return value[:7]  # RFC 3339 → YYYY-MM
+def _buckets(first: str, last: str, by_year: bool) -> list[str]:
+    """Labels from ``first`` to ``last`` (``YYYY`` or ``YYYY-MM``), every one in between."""
+    out: list[str] = []
+    year, month = int(first[:4]), int(first[5:7]) if not by_year else 1
+    while len(out) < 1200:
+        label = f"{year:04d}" if by_year else f"{year:04d}-{month:02d}"
+        out.append(label)
+        if label >= last:
+            break
+        if by_year:
+            year += 1
+        else:
+            month += 1
+            if month > 12:
+                year, month = year + 1, 1
+    return out
 
 
 def _timeline(renewals: list[dict[str, Any]], as_of: str) -> str:
-    """Files whose protection lapses, per month, from the run's as-of time on."""
+    """Files whose protection lapses, per month (per year over more than three years), from
+    the run's as-of time on; red: due in the as-of month (or year) or before."""
     if not renewals:
         return '<p class="meta">no file passes with a date to renew by</p>'
-    per_month = Counter(_month(r["due"]) for r in renewals)
-    first = min(_month(as_of), min(per_month))
-    last = max(per_month)
-    months: list[str] = []
-    year, month = int(first[:4]), int(first[5:7])
-    while True:
-        label = f"{year:04d}-{month:02d}"
-        months.append(label)
-        if label >= last or len(months) > 600:
-            break
-        month += 1
-        if month > 12:
-            year, month = year + 1, 1
+    months = sorted({r["due"][:7] for r in renewals} | {as_of[:7]})
+    by_year = (int(months[-1][:4]) * 12 + int(months[-1][5:7])) - (
+        int(months[0][:4]) * 12 + int(months[0][5:7])
+    ) > 36
+    cut = 4 if by_year else 7
+    per_bucket = Counter(r["due"][:cut] for r in renewals)
+    now_bucket = as_of[:cut]
+    labels = _buckets(min(months)[:cut] if by_year else min(months), max(per_bucket), by_year)
     width, height, left, bottom, top_pad = 900, 200, 40, 40, 12
     plot_w, plot_h = width - left - 10, height - bottom - top_pad
-    peak = max(per_month.values())
-    step = plot_w / len(months)
+    peak = max(per_bucket.values())
+    step = plot_w / len(labels)
+    unit = "year" if by_year else "month"
     parts = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        'aria-label="renewals due per month">',
+        f'aria-label="renewals due per {unit}">',
         f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" '
         f'y2="{top_pad + plot_h}" stroke="#888"/>',
         f'<text x="{left - 4}" y="{top_pad + 10}" font-size="10" text-anchor="end">{peak}</text>',
     ]
-    as_of_month = _month(as_of)
-    label_every = max(1, len(months) // 12)
-    for i, label in enumerate(months):
+    label_every = max(1, len(labels) // 12)
+    for i, label in enumerate(labels):
         x = left + i * step
-        n = per_month.get(label, 0)
+        n = per_bucket.get(label, 0)
         if n:
             h = plot_h * n / peak
-            color = "#c62828" if label <= as_of_month else "#1f77b4"
+            color = "#c62828" if label <= now_bucket else "#1f77b4"
             parts.append(
-                f'<rect x="{x + 1:.1f}" y="{top_pad + plot_h - h:.1f}" '
+                f'<rect class="due" x="{x + 1:.1f}" y="{top_pad + plot_h - h:.1f}" '
                 f'width="{max(step - 2, 1):.1f}" height="{h:.1f}" fill="{color}">'
                 f"<title>{label}: {n} file(s)</title></rect>"
             )
@@ -199,8 +209,8 @@ def _timeline(renewals: list[dict[str, Any]], as_of: str) -> str:
                 f'text-anchor="middle">{label}</text>'
             )
     parts.append(
-        f'<text x="{left}" y="{height - 6}" font-size="10">as of {_e(as_of)}; '
-        "red: due this month or overdue</text>"
+        f'<text x="{left}" y="{height - 6}" font-size="10">files per {unit}; as of '
+        f"{_e(as_of)}; red: due by then</text>"
     )
     parts.append("</svg>")
     return "".join(parts)

@@ -335,8 +335,34 @@ class _Executor:
     def result(self, future: Any) -> BatchResult:
         raise NotImplementedError
 
-    def close(self, *, cancel: bool) -> None:
+    def close(self, *, cancel: bool, wait: bool = True) -> None:
         raise NotImplementedError
+
+
+class _InlineExecutor(_Executor):
+    """``--jobs 1``: the batches run in this process, one after another (no pool to start)."""
+
+    slots = 1
+
+    def submit(self, config: AuditConfig, items: list[WorkItem]) -> Future[BatchResult]:
+        from concurrent.futures import Future
+
+        future: Future[BatchResult] = Future()
+        try:
+            future.set_result(process_batch(config, items))
+        except Exception as err:  # an ltv bug: raised again by result(), as from a pool
+            future.set_exception(err)
+        return future
+
+    def wait(self, pending: set[Any], timeout: float) -> tuple[set[Any], set[Any]]:
+        return set(pending), set()
+
+    def result(self, future: Any) -> BatchResult:
+        result: BatchResult = future.result()
+        return result
+
+    def close(self, *, cancel: bool, wait: bool = True) -> None:
+        return None
 
 
 class _PoolExecutor(_Executor):
@@ -365,8 +391,8 @@ class _PoolExecutor(_Executor):
         result: BatchResult = future.result()
         return result
 
-    def close(self, *, cancel: bool) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=cancel)
+    def close(self, *, cancel: bool, wait: bool = True) -> None:
+        self.pool.shutdown(wait=wait, cancel_futures=cancel)
 
 
 class _DaskExecutor(_Executor):
@@ -409,7 +435,7 @@ class _DaskExecutor(_Executor):
         result: BatchResult = future.result()
         return result
 
-    def close(self, *, cancel: bool) -> None:
+    def close(self, *, cancel: bool, wait: bool = True) -> None:
         self.client.close()
 
 
@@ -517,10 +543,13 @@ def _items(
     store: AuditStore,
     stats: _Stats,
     *,
-    force_examine: set[str],
     reexamine: bool,
+    examining: set[str],
+    deferred: list[Entry],
 ) -> Iterator[tuple[WorkItem, float]]:
-    """Read and hash each entry, look its facts up: (work item, its cost)."""
+    """Read and hash each entry, look its facts up: (work item, its cost). A file whose content
+    is being examined already in this run (a copy, a renamed file) is ``deferred``: it is
+    judged from the stored facts once they are committed, never parsed twice."""
     from ltv.audit.codec import CODEC_VERSION
     from ltv.audit.walk import Unreadable, digest, read_entry
     from ltv.pipeline.facts import FACTS_VERSION
@@ -536,8 +565,11 @@ def _items(
         sha256 = digest(data)
         t1 = time.perf_counter()
         stats.read += t1 - t0
+        if sha256 in examining:
+            deferred.append(entry)
+            continue
         stored = None
-        if not reexamine and entry.label not in force_examine:
+        if not reexamine:
             stored = store.facts(sha256, codec=CODEC_VERSION, facts_version=FACTS_VERSION)
         stats.lookup += time.perf_counter() - t1
         if stored is not None and stored.error is not None:
@@ -545,6 +577,7 @@ def _items(
         elif stored is not None and stored.facts is not None:
             yield WorkItem(entry.label, sha256, len(data), facts=stored.facts), JUDGE_COST
         else:
+            examining.add(sha256)
             yield WorkItem(entry.label, sha256, len(data), data=data), 1.0
 
 
@@ -563,6 +596,14 @@ def _batches(items: Iterator[tuple[WorkItem, float]]) -> Iterator[list[WorkItem]
         yield batch
 
 
+def _executor(jobs: int, dask: str | None, timeout: float) -> _Executor:
+    if dask:
+        return _DaskExecutor(dask, timeout)
+    if jobs == 1:
+        return _InlineExecutor()
+    return _PoolExecutor(jobs)
+
+
 def run_audit(
     entries: Sequence[Entry],
     store: AuditStore,
@@ -575,7 +616,11 @@ def run_audit(
     reexamine: bool = False,
     extra_stats: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Audit ``entries`` into ``run``; :class:`Interrupted` on Ctrl-C (after committing)."""
+    """Audit ``entries`` into ``run``; :class:`Interrupted` on Ctrl-C (after committing).
+
+    Phases: every file not yet in the run; then the copies of contents that were being
+    examined (judged from the facts just stored); then files whose stored facts could not be
+    decoded (examined again)."""
     from ltv import __version__
 
     done_before = store.done_paths(run.id)
@@ -584,38 +629,66 @@ def run_audit(
     already = total - len(todo)
     stats = _Stats()
     store.mark_running(run.id)
-    executor: _Executor = _DaskExecutor(dask, config.timeout) if dask else _PoolExecutor(jobs)
-    force_examine: set[str] = set()
-    retry: list[Entry] = []
     by_label = {e.label: e for e in todo}
+    examining: set[str] = set()
+    deferred: list[Entry] = []
+    stale: list[Entry] = []
     done_now = 0
     interrupted = False
     if progress is not None:
         progress(already, total)
+    executor = _executor(jobs, dask, config.timeout)
+    hard_stop = False
     try:
         with _SigintFlag() as sigint:
             pending: set[Any] = set()
             sources = _batches(
-                _items(todo, store, stats, force_examine=force_examine, reexamine=reexamine)
+                _items(
+                    todo,
+                    store,
+                    stats,
+                    reexamine=reexamine,
+                    examining=examining,
+                    deferred=deferred,
+                )
             )
-            exhausted = False
             while True:
-                while not exhausted and not sigint.set and len(pending) < executor.slots:
+                while not sigint.set and len(pending) < executor.slots:
                     batch = next(sources, None)
                     if batch is None:
-                        if retry:  # stored facts that could not be decoded: examine again
-                            force_examine.update(e.label for e in retry)
-                            sources = _batches(
-                                _items(
-                                    retry, store, stats, force_examine=force_examine, reexamine=True
-                                )
-                            )
-                            retry = []
-                            continue
-                        exhausted = True
                         break
                     pending.add(executor.submit(config, batch))
                 if not pending:
+                    if sigint.set:
+                        break
+                    # the next phase starts when everything before it is committed
+                    if deferred:
+                        phase, deferred[:] = list(deferred), []
+                        examining.clear()
+                        sources = _batches(
+                            _items(
+                                phase,
+                                store,
+                                stats,
+                                reexamine=False,
+                                examining=examining,
+                                deferred=deferred,
+                            )
+                        )
+                        continue
+                    if stale:
+                        phase, stale[:] = list(stale), []
+                        sources = _batches(
+                            _items(
+                                phase,
+                                store,
+                                stats,
+                                reexamine=True,
+                                examining=examining,
+                                deferred=deferred,
+                            )
+                        )
+                        continue
                     break
                 t0 = time.perf_counter()
                 finished, pending = executor.wait(pending, timeout=0.25)
@@ -626,18 +699,17 @@ def run_audit(
                     store.commit_batch(run.id, result.facts, result.files, ltv_version=__version__)
                     stats.commit += time.perf_counter() - t1
                     stats.add(result)
-                    retry.extend(by_label[label] for label in result.stale)
+                    stale.extend(by_label[label] for label in result.stale)
                     done_now += len(result.files)
                     if progress is not None:
                         progress(already + done_now, total)
-                if sigint.set and exhausted is False:
-                    exhausted = True  # start nothing new; drain what is in flight
-                    interrupted = True
-            if sigint.set:
-                interrupted = True
+            interrupted = sigint.set
+    except KeyboardInterrupt:
+        hard_stop = True
+        raise
     finally:
         with contextlib.suppress(Exception):
-            executor.close(cancel=True)
+            executor.close(cancel=True, wait=not hard_stop)
     final = stats.as_dict(**(extra_stats or {}))
     store.finish_run(run.id, status="interrupted" if interrupted else "complete", stats=final)
     finished_run = store.run(run.id) or run

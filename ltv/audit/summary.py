@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SUMMARY_SCHEMA", "protection_until", "summarize"]
 
-SUMMARY_SCHEMA = "https://ltv.invalid/schemas/audit.schema.json"
+SUMMARY_SCHEMA = "https://ltv.test/schemas/audit.schema.json"
 """``$id`` of ``schemas/audit.schema.json`` (written as ``"$schema"`` in the summary)."""
 
 _NOW_SOURCES = (TimeSource.NOW, TimeSource.AT_OPTION)
