@@ -422,14 +422,13 @@ class _DaskExecutor(_Executor):
         return self.client.submit(process_batch, config, items, pure=False)
 
     def wait(self, pending: set[Any], timeout: float) -> tuple[set[Any], set[Any]]:
-        import distributed
-
-        dd: Any = distributed  # untyped
-        try:
-            done, rest = dd.wait(list(pending), timeout=timeout, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            return set(), pending
-        return set(done), set(rest)
+        # (distributed.wait needs a default client; this one is private to the run)
+        deadline = time.monotonic() + timeout
+        while True:
+            done = {f for f in pending if f.done()}
+            if done or time.monotonic() >= deadline:
+                return done, pending - done
+            time.sleep(0.01)
 
     def result(self, future: Any) -> BatchResult:
         result: BatchResult = future.result()
