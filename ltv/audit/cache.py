@@ -26,6 +26,11 @@ every use:
 Keys are SHA-256 digests of the DER (:class:`CertDigests` computes a certificate's once). Every
 cache is an LRU with a bound on its entries and counts its hits and misses
 (:meth:`JudgementCache.stats`, printed in the benchmark profile). Thread-safe.
+
+Across runs: evidence checks and chain successes are timeless in the same sense as the facts
+(a pure function of bytes; a path with its window), so ``ltv audit`` also keeps them in its
+store. A :class:`Backing` (``ltv.audit.store.StoreReader``) is asked on an LRU miss; what was
+computed here is collected (:meth:`JudgementCache.take_fresh`) for the store to keep.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from ltv.pipeline.run import CertificateCache
 
@@ -57,6 +62,30 @@ __all__ = [
     "Lru",
     "OutcomeCache",
 ]
+
+OutcomeKey = tuple[str, bytes, bytes, bytes]
+"""(``ocsp``/``crl``, SHA-256 of the evidence, of the certificate, of its issuer)."""
+ChainKey = tuple[bytes, bytes, str]
+"""(SHA-256 of the leaf, fingerprint of the anchor set, purpose)."""
+
+
+@dataclass(frozen=True)
+class StoredChain:
+    """A validated path as a store keeps it: DER, leaf first."""
+
+    path: tuple[bytes, ...]
+    anchor_included: bool
+    not_before: datetime
+    not_after: datetime
+
+
+class Backing(Protocol):
+    """Where judgements made by earlier runs are found (``ltv.audit.store.StoreReader``)."""
+
+    def outcome(self, key: OutcomeKey) -> RevocationOutcome | None: ...
+
+    def chain(self, key: ChainKey) -> StoredChain | None: ...
+
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -166,11 +195,36 @@ class OutcomeCache:
         size: int = OUTCOMES,
         crl_indexes: int = CRL_INDEXES,
         digests: CertDigests | None = None,
+        backing: Backing | None = None,
     ) -> None:
         self.digest = digests or CertDigests()
-        self.outcomes: Lru[tuple[str, bytes, bytes, bytes], RevocationOutcome] = Lru(size)
+        self.backing = backing
+        self.outcomes: Lru[OutcomeKey, RevocationOutcome] = Lru(size)
         self.crls: Lru[bytes, CrlIndex] = Lru(crl_indexes)
         self.responders: Lru[bytes, tuple[x509.Certificate | None]] = Lru(RESPONDERS)
+        self.stored_hits = 0
+        self.fresh: list[tuple[OutcomeKey, RevocationOutcome]] = []
+        self._lock = threading.Lock()
+
+    def _stored(self, key: OutcomeKey, der: bytes) -> RevocationOutcome | None:
+        if self.backing is None:
+            return None
+        found = self.backing.outcome(key)
+        if found is None:
+            return None
+        from dataclasses import replace
+
+        with self._lock:
+            self.stored_hits += 1
+        found = replace(found, raw=der)  # the store keeps the verdict, not the evidence again
+        self.outcomes.put(key, found)
+        return found
+
+    def _made(self, key: OutcomeKey, outcome: RevocationOutcome) -> RevocationOutcome:
+        self.outcomes.put(key, outcome)
+        with self._lock:
+            self.fresh.append((key, outcome))
+        return outcome
 
     def ocsp(
         self, der: bytes, cert: x509.Certificate, issuer: x509.Certificate
@@ -178,7 +232,10 @@ class OutcomeCache:
         from ltv.evidence.ocsp import check_ocsp_response
 
         key = ("ocsp", _digest(der), self.digest(cert), self.digest(issuer))
-        return self.outcomes.get_or_make(key, lambda: check_ocsp_response(der, cert, issuer))
+        found = self.outcomes.get(key) or self._stored(key, der)
+        if found is None:
+            found = self._made(key, check_ocsp_response(der, cert, issuer))
+        return found
 
     def crl(
         self, der: bytes, cert: x509.Certificate, issuer: x509.Certificate
@@ -188,7 +245,7 @@ class OutcomeCache:
 
         der_key = _digest(der)
         key = ("crl", der_key, self.digest(cert), self.digest(issuer))
-        cached = self.outcomes.get(key)
+        cached = self.outcomes.get(key) or self._stored(key, der)
         if cached is None:
             index = self.crls.get(der_key)
             if index is None:
@@ -197,8 +254,7 @@ class OutcomeCache:
                 except ValueError:
                     return None
                 self.crls.put(der_key, index)
-            cached = check_crl(index, cert, issuer)
-            self.outcomes.put(key, cached)
+            cached = self._made(key, check_crl(index, cert, issuer))
         return cached
 
     def check(
@@ -241,9 +297,20 @@ _AnchorKey = tuple[tuple["x509.Certificate", ...], bytes, frozenset[bytes]]
 class ChainCache:
     """(leaf SHA-256, anchor-set fingerprint, purpose) → a validated path and its window."""
 
-    def __init__(self, size: int = CHAINS, digests: CertDigests | None = None) -> None:
+    def __init__(
+        self,
+        size: int = CHAINS,
+        digests: CertDigests | None = None,
+        backing: Backing | None = None,
+        load: Callable[[bytes], x509.Certificate] | None = None,
+    ) -> None:
         self.digest = digests or CertDigests()
-        self.paths: Lru[tuple[bytes, bytes, str], _CachedPath] = Lru(size)
+        self.backing = backing
+        self._load = load
+        self.paths: Lru[ChainKey, _CachedPath] = Lru(size)
+        self.stored_hits = 0
+        self.fresh: list[tuple[ChainKey, StoredChain]] = []
+        self._lock = threading.Lock()
         self._anchor_keys: Lru[tuple[int, ...], _AnchorKey] = Lru(64)
 
     def _anchors(self, anchors: Sequence[x509.Certificate]) -> tuple[bytes, frozenset[bytes]]:
@@ -275,7 +342,8 @@ class ChainCache:
         """The cached path when ``moment`` lies inside its window and the document carries its
         intermediate certificates; else None (validate, then :meth:`store`)."""
         fingerprint, anchor_digests = self._anchors(anchors)
-        cached = self.paths.get((self.digest(cert), fingerprint, purpose))
+        key = (self.digest(cert), fingerprint, purpose)
+        cached = self.paths.get(key) or self._stored(key)
         if cached is None:
             return None
         if not cached.not_before <= moment <= cached.not_after:
@@ -292,6 +360,32 @@ class ChainCache:
             path=(cert, *cached.path[1:]), anchor_included=cached.anchor_included, problem=None
         )
 
+    def _stored(self, key: ChainKey) -> _CachedPath | None:
+        if self.backing is None:
+            return None
+        found = self.backing.chain(key)
+        if found is None:
+            return None
+        if self._load is not None:
+            load = self._load
+        else:
+            from asn1crypto import x509 as asn1_x509
+
+            load = asn1_x509.Certificate.load
+        path = tuple(load(der) for der in found.path)
+        below = path[1:-1] if found.anchor_included else path[1:]
+        cached = _CachedPath(
+            path=path,
+            anchor_included=found.anchor_included,
+            not_before=found.not_before,
+            not_after=found.not_after,
+            needs=frozenset(self.digest(c) for c in below),
+        )
+        with self._lock:
+            self.stored_hits += 1
+        self.paths.put(key, cached)
+        return cached
+
     def store(
         self,
         cert: x509.Certificate,
@@ -306,8 +400,9 @@ class ChainCache:
         fingerprint, _ = self._anchors(anchors)
         start, end = _window(result.path)
         below_anchor = result.path[1:-1] if result.anchor_included else result.path[1:]
+        key = (self.digest(cert), fingerprint, purpose)
         self.paths.put(
-            (self.digest(cert), fingerprint, purpose),
+            key,
             _CachedPath(
                 path=result.path,
                 anchor_included=result.anchor_included,
@@ -316,17 +411,25 @@ class ChainCache:
                 needs=frozenset(self.digest(c) for c in below_anchor),
             ),
         )
+        stored = StoredChain(
+            path=tuple(c.dump() for c in result.path),
+            anchor_included=result.anchor_included,
+            not_before=start,
+            not_after=end,
+        )
+        with self._lock:
+            self.fresh.append((key, stored))
 
 
 class JudgementCache:
     """Everything :func:`ltv.pipeline.run.judge` may re-use across the documents of an archive
     (one per worker process or thread)."""
 
-    def __init__(self) -> None:
+    def __init__(self, backing: Backing | None = None) -> None:
         self.digest = CertDigests()
         self.certificates = BoundedCertificateCache()
-        self.outcomes = OutcomeCache(digests=self.digest)
-        self.chains = ChainCache(digests=self.digest)
+        self.outcomes = OutcomeCache(digests=self.digest, backing=backing)
+        self.chains = ChainCache(digests=self.digest, backing=backing, load=self.certificates.get)
         self._anchor_lists: Lru[tuple[bytes, ...], list[x509.Certificate]] = Lru(16)
         self._memo: dict[str, weakref.WeakKeyDictionary[x509.Certificate, object]] = {}
         self._memo_lock = threading.Lock()
@@ -349,11 +452,25 @@ class JudgementCache:
                 memo[cert] = found
         return found  # type: ignore[return-value]
 
+    def take_fresh(
+        self,
+    ) -> tuple[list[tuple[OutcomeKey, RevocationOutcome]], list[tuple[ChainKey, StoredChain]]]:
+        """Evidence checks and chains computed here since the last call (for the store)."""
+        with self.outcomes._lock:
+            outcomes, self.outcomes.fresh = self.outcomes.fresh, []
+        with self.chains._lock:
+            chains, self.chains.fresh = self.chains.fresh, []
+        return outcomes, chains
+
     def stats(self) -> dict[str, dict[str, int]]:
+        """Per cache: hits and misses in memory; ``stored`` = misses answered by the store."""
         return {
             "certificates": self.certificates.lru.stats(),
-            "evidence checks": self.outcomes.outcomes.stats(),
+            "evidence checks": {
+                **self.outcomes.outcomes.stats(),
+                "stored": self.outcomes.stored_hits,
+            },
             "OCSP responders": self.outcomes.responders.stats(),
             "parsed CRLs": self.outcomes.crls.stats(),
-            "chains": self.chains.paths.stats(),
+            "chains": {**self.chains.paths.stats(), "stored": self.chains.stored_hits},
         }

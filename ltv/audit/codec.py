@@ -34,7 +34,7 @@ import types
 import typing
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ltv.pipeline.facts import FACTS_VERSION, DocumentFacts
 
@@ -43,7 +43,9 @@ __all__ = [
     "CodecError",
     "StaleFacts",
     "decode_facts",
+    "decode_value",
     "encode_facts",
+    "encode_value",
     "shape_of",
 ]
 
@@ -51,6 +53,7 @@ CODEC_VERSION = 1
 """Version of the JSON form written by :func:`encode_facts`."""
 
 Json = Any
+_T = TypeVar("_T")
 Encode = Callable[[Any], Json]
 Decode = Callable[[Json, str], Any]
 
@@ -163,12 +166,13 @@ def _tuple_of(inner: tuple[Encode, Decode]) -> tuple[Encode, Decode]:
 def _hints(cls: type) -> dict[str, Any]:
     """Resolved annotations; names imported only for type checking are looked up in the
     module that defines them (the pipeline's modules)."""
+    import ltv.evidence.outcome as outcome
     import ltv.pipeline.extract as extract
     import ltv.pipeline.facts as facts
     import ltv.pipeline.integrity as integrity
 
     namespace: dict[str, Any] = {}
-    for module in (extract, integrity, facts):
+    for module in (outcome, extract, integrity, facts):
         namespace.update(vars(module))
     namespace.update(vars(sys.modules[cls.__module__]))
     try:
@@ -246,6 +250,36 @@ def shape_of(cls: type) -> dict[str, tuple[Encode, Decode]]:
 @functools.cache
 def _document() -> tuple[Encode, Decode]:
     return _dataclass(DocumentFacts)
+
+
+_CODECS: dict[type, tuple[Encode, Decode]] = {}
+
+
+def _of(cls: type) -> tuple[Encode, Decode]:
+    found = _CODECS.get(cls)
+    if found is None:
+        found = _CODECS[cls] = _dataclass(cls)
+    return found
+
+
+def encode_value(value: Any) -> str:
+    """Any facts-like dataclass (e.g. a RevocationOutcome) as compact JSON, same rules."""
+    return json.dumps(_of(type(value))[0](value), separators=(",", ":"), ensure_ascii=True)
+
+
+def decode_value(cls: type[_T], text: str | bytes) -> _T:
+    """:func:`encode_value`'s JSON back as a ``cls``; :class:`CodecError` if it is not."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise CodecError(f"not JSON: {err}") from err
+    try:
+        value: _T = _of(cls)[1](data, cls.__name__)
+    except CodecError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise CodecError(f"{cls.__name__}: {err}") from err
+    return value
 
 
 def encode_facts(facts: DocumentFacts) -> str:

@@ -19,7 +19,9 @@ life, and send back plain rows. The parent commits each batch's rows in one tran
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import logging
 import os
 import resource
@@ -73,6 +75,11 @@ class AuditConfig:
     at: datetime | None
     connect_to: dict[str, tuple[str, int]] = field(default_factory=dict)
     timeout: float = 10.0
+    store: str | None = None
+    """The store's path, for workers that can read it: evidence checks and chains of earlier
+    runs (None: a Dask cluster, or ``--reexamine``)."""
+    made_by: str = ""
+    """``ltv.audit.store.producer()``: stored checks are re-used only by the same code."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,10 @@ class BatchResult:
     timings: dict[str, float]
     worker: str
     cache: dict[str, dict[str, int]]
+    checks: list[tuple[str, bytes, bytes, bytes, str]] = field(default_factory=list)
+    """Evidence checks made for this batch (kind, evidence, cert, issuer digests, outcome)."""
+    chains: list[tuple[bytes, bytes, str, str, bool, str, str]] = field(default_factory=list)
+    """Chains validated for this batch (leaf, anchors, purpose, path, anchor, window)."""
 
 
 # -- the worker side ---------------------------------------------------------------------------
@@ -106,15 +117,29 @@ class BatchResult:
 _local = threading.local()
 
 
-def _worker_state() -> tuple[JudgementCache, dict[str, Any]]:
-    state: tuple[JudgementCache, dict[str, Any]] | None = getattr(_local, "state", None)
-    if state is None:
-        from ltv.audit.cache import JudgementCache
+def _worker_state(config: AuditConfig | None = None) -> tuple[JudgementCache, dict[str, Any]]:
+    """This thread's caches (one per store it judges for) and HTTP clients."""
+    states: dict[tuple[str | None, str], tuple[JudgementCache, dict[str, Any]]] | None = getattr(
+        _local, "states", None
+    )
+    if states is None:
+        from ltv.audit import speedups
         from ltv.verify import keep_library_logs_off_stderr
 
         keep_library_logs_off_stderr()
-        state = (JudgementCache(), {})
-        _local.state = state
+        speedups.install()  # equivalent, faster hex strings (ltv.audit.speedups)
+        states = _local.states = {}
+    key = (config.store, config.made_by) if config is not None else (None, "")
+    state = states.get(key)
+    if state is None:
+        from ltv.audit.cache import JudgementCache
+
+        backing = None
+        if config is not None and config.store is not None:
+            from ltv.audit.store import StoreReader
+
+            backing = StoreReader(config.store, config.made_by)
+        state = states[key] = (JudgementCache(backing=backing), {})
     return state
 
 
@@ -174,8 +199,6 @@ def _rfc(moment: datetime) -> str:
 
 
 def file_row(report: Report, *, examined: bool, tsa_evidence: bool) -> FileRow:
-    import json
-
     from ltv.audit.summary import protection_until
 
     due = protection_until(report, tsa_evidence=tsa_evidence)
@@ -199,7 +222,7 @@ async def _process(config: AuditConfig, items: Sequence[WorkItem]) -> BatchResul
     from ltv.pipeline.facts import DocumentFacts
     from ltv.pipeline.run import build_report, examine, judge, unevaluable_report
 
-    cache, clients = _worker_state()
+    cache, clients = _worker_state(config)
     policy = config.policy
     tsa_evidence = policy.tsa_revocation_required
     files: list[FileRow] = []
@@ -285,6 +308,7 @@ async def _process(config: AuditConfig, items: Sequence[WorkItem]) -> BatchResul
         )
         files.append(file_row(report, examined=examined, tsa_evidence=tsa_evidence))
         timings["report"] += clock() - t3
+    fresh_checks, fresh_chains = cache.take_fresh()
     return BatchResult(
         files=files,
         facts=facts_rows,
@@ -292,7 +316,26 @@ async def _process(config: AuditConfig, items: Sequence[WorkItem]) -> BatchResul
         timings=timings,
         worker=f"{os.getpid()}/{threading.get_ident()}",
         cache=cache.stats(),
+        checks=[(*key, _outcome_json(outcome)) for key, outcome in fresh_checks],
+        chains=[
+            (
+                *key,
+                json.dumps([base64.b64encode(d).decode("ascii") for d in chain.path]),
+                chain.anchor_included,
+                chain.not_before.isoformat(),
+                chain.not_after.isoformat(),
+            )
+            for key, chain in fresh_chains
+        ],
     )
+
+
+def _outcome_json(outcome: Any) -> str:
+    from dataclasses import replace
+
+    from ltv.audit.codec import encode_value
+
+    return encode_value(replace(outcome, raw=None))  # the evidence itself is in the facts
 
 
 def process_batch(config: AuditConfig, items: Sequence[WorkItem]) -> BatchResult:
@@ -695,7 +738,15 @@ def run_audit(
                 for future in finished:
                     result = executor.result(future)
                     t1 = time.perf_counter()
-                    store.commit_batch(run.id, result.facts, result.files, ltv_version=__version__)
+                    store.commit_batch(
+                        run.id,
+                        result.facts,
+                        result.files,
+                        ltv_version=__version__,
+                        checks=result.checks,
+                        chains=result.chains,
+                        made_by=config.made_by,
+                    )
                     stats.commit += time.perf_counter() - t1
                     stats.add(result)
                     stale.extend(by_label[label] for label in result.stale)

@@ -34,6 +34,8 @@ __all__ = [
     "FileRow",
     "Run",
     "SignatureRow",
+    "StoreReader",
+    "producer",
 ]
 
 APPLICATION_ID = 0x6C747661  # "ltva"
@@ -101,9 +103,42 @@ CREATE TABLE signatures (
     PRIMARY KEY (run_id, path, idx),
     FOREIGN KEY (run_id, path) REFERENCES files (run_id, path)
 ) WITHOUT ROWID;
+CREATE TABLE evidence_checks (
+    kind     TEXT NOT NULL,
+    evidence BLOB NOT NULL,
+    cert     BLOB NOT NULL,
+    issuer   BLOB NOT NULL,
+    producer TEXT NOT NULL,
+    outcome  TEXT NOT NULL,
+    PRIMARY KEY (kind, evidence, cert, issuer, producer)
+) WITHOUT ROWID;
+CREATE TABLE chains (
+    leaf            BLOB NOT NULL,
+    anchors         BLOB NOT NULL,
+    purpose         TEXT NOT NULL,
+    producer        TEXT NOT NULL,
+    path            TEXT NOT NULL,
+    anchor_included INTEGER NOT NULL,
+    not_before      TEXT NOT NULL,
+    not_after       TEXT NOT NULL,
+    PRIMARY KEY (leaf, anchors, purpose, producer)
+) WITHOUT ROWID;
 CREATE INDEX files_sha256 ON files (sha256);
 CREATE INDEX files_due ON files (run_id, due);
 """
+
+
+def producer() -> str:
+    """Who made a stored evidence check or chain: re-used only by the same code."""
+    from importlib import metadata
+
+    from ltv import __version__
+
+    try:
+        pcv = metadata.version("pyhanko-certvalidator")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a dependency
+        pcv = "?"
+    return f"ltv {__version__}; pyhanko-certvalidator {pcv}"
 
 
 def _now() -> str:
@@ -369,9 +404,18 @@ class AuditStore:
     # -- results -------------------------------------------------------------------------------
 
     def commit_batch(
-        self, run_id: int, facts: Sequence[FactsRow], files: Sequence[FileRow], *, ltv_version: str
+        self,
+        run_id: int,
+        facts: Sequence[FactsRow],
+        files: Sequence[FileRow],
+        *,
+        ltv_version: str,
+        checks: Sequence[tuple[str, bytes, bytes, bytes, str]] = (),
+        chains: Sequence[tuple[bytes, bytes, str, str, bool, str, str]] = (),
+        made_by: str = "",
     ) -> None:
-        """One transaction: new facts, then each file's row and its signatures' rows."""
+        """One transaction: new facts, evidence checks and chains, then each file's row and
+        its signatures' rows."""
         from ltv.audit.codec import CODEC_VERSION
         from ltv.pipeline.facts import FACTS_VERSION
 
@@ -392,6 +436,19 @@ class AuditStore:
                         now,
                     )
                     for f in facts
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO evidence_checks (kind, evidence, cert, issuer, producer, "
+                "outcome) VALUES (?, ?, ?, ?, ?, ?)",
+                [(k, e, c, i, made_by, o) for k, e, c, i, o in checks],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO chains (leaf, anchors, purpose, producer, path, "
+                "anchor_included, not_before, not_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (lf, a, p, made_by, path, int(inc), nb, na)
+                    for lf, a, p, path, inc, nb, na in chains
                 ],
             )
             db.executemany(
@@ -444,3 +501,69 @@ class AuditStore:
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows of a read-only query (the summary's)."""
         yield from self.db.execute(sql, params)
+
+
+class StoreReader:
+    """Read-only view of a store for workers: evidence checks and chains of earlier runs
+    (``ltv.audit.cache.Backing``). A row that does not decode is ignored (recomputed)."""
+
+    def __init__(self, path: str | Path, made_by: str) -> None:
+        self.path = str(path)
+        self.made_by = made_by
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            uri = "file:" + Path(self.path).resolve().as_posix() + "?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
+        return self._db
+
+    def outcome(self, key: tuple[str, bytes, bytes, bytes]) -> Any:
+        from ltv.audit.codec import CodecError, decode_value
+        from ltv.evidence.outcome import RevocationOutcome
+
+        row = (
+            self._conn()
+            .execute(
+                "SELECT outcome FROM evidence_checks WHERE kind = ? AND evidence = ? AND cert = ? "
+                "AND issuer = ? AND producer = ?",
+                (*key, self.made_by),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        try:
+            return decode_value(RevocationOutcome, row[0])
+        except CodecError:
+            return None
+
+    def chain(self, key: tuple[bytes, bytes, str]) -> Any:
+        import base64
+
+        from ltv.audit.cache import StoredChain
+
+        row = (
+            self._conn()
+            .execute(
+                "SELECT path, anchor_included, not_before, not_after FROM chains WHERE leaf = ? "
+                "AND anchors = ? AND purpose = ? AND producer = ?",
+                (*key, self.made_by),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        try:
+            path = tuple(base64.b64decode(d, validate=True) for d in json.loads(row[0]))
+            start, end = datetime.fromisoformat(row[2]), datetime.fromisoformat(row[3])
+        except (ValueError, TypeError):
+            return None
+        if not path or start.tzinfo is None or end.tzinfo is None:
+            return None
+        return StoredChain(path=path, anchor_included=bool(row[1]), not_before=start, not_after=end)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

@@ -299,6 +299,7 @@ def audit_command(
                 ltv_version=__version__,
             )
         from ltv.audit.runner import AuditConfig, Interrupted, run_audit
+        from ltv.audit.store import producer
         from ltv.cli._common import stderr_is_terminal
 
         audit_config = AuditConfig(
@@ -307,6 +308,9 @@ def audit_command(
             at=moment,
             connect_to=parse_connect_to(connect_to or []),
             timeout=timeout,
+            # workers of this machine read what earlier runs checked; Dask ones cannot
+            store=None if (dask or reexamine) else str(os.path.abspath(db)),
+            made_by=producer(),
         )
         try:
             with _Progress(terminal=stderr_is_terminal()) as progress:
