@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS: tuple[str, ...] = ("verify", "sign", "startup")
+SECTIONS: tuple[str, ...] = ("verify", "sign", "startup", "audit")
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,21 @@ class Budget:
     """tracemalloc peak per doc (one extra traced run per case and implementation)."""
     rss: bool
     """peak RSS of a fresh child process per implementation (a few seconds)."""
+    audit_docs: int = 1000
+    """Documents of the generated archive for ``ltv audit`` vs pyHanko (benchmarks/audit.py)."""
+    audit_rss_docs: int = 5000
+    """A larger archive for the peak RSS of ``ltv audit`` (0: skip)."""
 
 
-QUICK = Budget(verify_rounds=5, sign_rounds=3, startup_rounds=3, memory=False, rss=False)
+QUICK = Budget(
+    verify_rounds=5,
+    sign_rounds=3,
+    startup_rounds=3,
+    memory=False,
+    rss=False,
+    audit_docs=16,
+    audit_rss_docs=0,
+)
 FULL = Budget(verify_rounds=30, sign_rounds=10, startup_rounds=10, memory=True, rss=True)
 
 
@@ -92,7 +104,8 @@ def environment() -> dict[str, Any]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
-        description="ltv vs pyHanko: verify throughput, signing, CLI start-up (side by side).",
+        description="ltv vs pyHanko: verify throughput, signing, CLI start-up, archive audit "
+        "(side by side).",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer rounds, no memory passes (< 30 s)"
@@ -103,6 +116,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="override every section's round count")
     parser.add_argument("--no-corpus", action="store_true", help="verify only the two sample files")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument(
+        "--audit-docs", type=int, help="documents in the audit archive (default 1000; quick 16)"
+    )
+    parser.add_argument(
+        "--audit-rss-docs",
+        type=int,
+        help="documents of the larger archive for peak RSS (default 5000; quick: skipped; 0: skip)",
+    )
     args = parser.parse_args(argv)
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be >= 1")
@@ -141,6 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result["startup"] = startup_bench.run(rounds=args.rounds or budget.startup_rounds, log=_log)
         tables.append(startup_bench.render(result["startup"]))
+    if "audit" in sections:
+        from benchmarks import audit
+
+        docs = args.audit_docs if args.audit_docs is not None else budget.audit_docs
+        rss_docs = args.audit_rss_docs if args.audit_rss_docs is not None else budget.audit_rss_docs
+        result["audit"] = audit.run(docs=docs, rss_docs=rss_docs, log=_log)
+        tables.append(audit.render(result["audit"]))
     env = result["environment"]
     env["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
