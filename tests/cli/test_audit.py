@@ -39,6 +39,8 @@ REPO = Path(__file__).resolve().parents[2]
 AS_OF = "2026-12-01T00:00:00Z"
 LATER = "2027-06-01T00:00:00Z"  # tsa-short (valid until 2027-01-01) has expired
 SCHEMA = json.loads((REPO / "schemas" / "audit.schema.json").read_text())
+XSS = '<img src="x.png" onerror="console.error(1)">.pdf'
+"""A zip member whose name is markup: the page must show it as text."""
 
 
 class _Result:
@@ -115,10 +117,12 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with zipfile.ZipFile(root / "batch.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("dup/good-b-lta.pdf", lta)  # a copy inside an archive
         z.writestr("../../evil.pdf", tampered)  # a hostile member name
+        z.writestr(XSS, corrupt)  # a name that would be markup in the HTML page
         z.writestr("notes.txt", "skipped")
         z.writestr("nested.zip", b"PK\x03\x04 nested archives are skipped")
     contents[f"{root}/batch.zip!dup/good-b-lta.pdf"] = lta
     contents[f"{root}/batch.zip!../../evil.pdf"] = tampered
+    contents[f"{root}/batch.zip!{XSS}"] = corrupt
     return {"root": root, "contents": contents, "unreadable": {f"{root}/broken.zip"}}
 
 
@@ -233,7 +237,7 @@ def test_mixed_tree_rows_are_what_verify_says(
     n_facts = con.execute("SELECT count(*) FROM facts").fetchone()[0]
     errors = con.execute("SELECT count(*) FROM facts WHERE error IS NOT NULL").fetchone()[0]
     con.close()
-    assert n_facts == len(by_sha) and errors == 2  # corrupt.pdf, fake.pdf: stored as errors
+    assert n_facts == len(by_sha) and errors == 2  # corrupt (twice), fake: stored as errors
     assert "ltv: audit:" in result.stderr  # plain progress lines off a terminal
     assert "broken.zip" in result.stderr  # the archive that could not be opened is named
 
@@ -250,7 +254,7 @@ def test_summary_json_counts_and_schema(tree: dict[str, Any], first_run: dict[st
         by_indication[s[2]] = by_indication.get(s[2], 0) + 1
     assert summary["by_indication"] == dict(sorted(by_indication.items()))
     no_sig = [r for r in rows.values() if r["indication"] == "NO_SIGNATURE"]
-    assert summary["unreadable"] == len(no_sig) == 5  # 2 unsigned, corrupt, fake, broken.zip
+    assert summary["unreadable"] == len(no_sig) == 6  # 2 unsigned, corrupt x2, fake, broken.zip
     assert summary["no_signature"] == 2
     assert summary["skipped"] == 3  # readme.txt, notes.txt, nested.zip
     assert summary["examined"] + summary["reused"] == summary["files"]
@@ -289,6 +293,7 @@ def test_html_opens_in_chromium_without_errors_and_shows_the_counts(
     for indication, n in summary["by_indication"].items():
         assert f"<title>{indication}: {n}</title>" in dom
     assert dom.count('<rect class="due"') >= 1
+    assert "&lt;img src=" in dom and "<img" not in dom  # a file name is text, never markup
     assert dom.count("<tr>", dom.index('id="problems"')) == 1 + len(summary["problems"])
     # the table filters (and sorts) in the browser: a view given in the address
     filtered = render(first_run["html"].as_uri() + "#filter=evil.pdf&sort=0&desc")
