@@ -528,3 +528,33 @@ def test_ctrl_c_stops_cleanly_says_how_to_resume_and_resumes(tmp_path: Path) -> 
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 1, err
     _check_complete(db, total)
+
+
+def test_progress_bar_with_rate_and_eta_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("LTV_DEBUG", "COLUMNS")}
+    env.update(TERM="xterm-256color", COLUMNS="120")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ltv", "audit", str(REPO / "samples"), "--db",
+         str(tmp_path / "a.sqlite"), "--jobs", "1", *trust_args()],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=slave, text=True,
+    )  # fmt: skip
+    os.close(slave)
+    out, _ = proc.communicate(timeout=120)
+    seen = b""
+    while select.select([master], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    screen = seen.decode("utf-8", "replace")
+    assert "files/s" in screen and "ETA" in screen and "9/9" in screen, screen[-400:]
+    assert "ltv: audit:" not in screen  # the plain lines are for logs, not terminals
+    assert "9 file(s)" in out
