@@ -106,6 +106,8 @@ class BatchResult:
     timings: dict[str, float]
     worker: str
     cache: dict[str, dict[str, int]]
+    peak_rss: int = 0
+    """The worker process's peak RSS so far (bytes)."""
     checks: list[tuple[str, bytes, bytes, bytes, str]] = field(default_factory=list)
     """Evidence checks made for this batch (kind, evidence, cert, issuer digests, outcome)."""
     chains: list[tuple[bytes, bytes, str, str, bool, str, str]] = field(default_factory=list)
@@ -316,6 +318,7 @@ async def _process(config: AuditConfig, items: Sequence[WorkItem]) -> BatchResul
         timings=timings,
         worker=f"{os.getpid()}/{threading.get_ident()}",
         cache=cache.stats(),
+        peak_rss=peak_rss(),
         checks=[(*key, _outcome_json(outcome)) for key, outcome in fresh_checks],
         chains=[
             (
@@ -328,6 +331,20 @@ async def _process(config: AuditConfig, items: Sequence[WorkItem]) -> BatchResul
             for key, chain in fresh_chains
         ],
     )
+
+
+def peak_rss() -> int:
+    """This process's peak resident set size, bytes. Linux: ``VmHWM`` (reset by exec, unlike
+    ``ru_maxrss``, which keeps the high-water mark of the process that forked us)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB here
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def _outcome_json(outcome: Any) -> str:
@@ -355,10 +372,7 @@ def _pool_worker_init(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     _worker_state()
-    # the pipeline's imports, once, before the first batch
-    import ltv.pipeline.extract
-    import ltv.pipeline.integrity
-    import ltv.pipeline.run  # noqa: F401
+    import ltv.pipeline.run  # noqa: F401  # (the parser's modules load on the first examine)
 
 
 # -- executors ----------------------------------------------------------------------------------
@@ -520,8 +534,11 @@ class _Stats:
     examined: int = 0
     reused: int = 0
     batches: int = 0
+    worker_rss: dict[str, int] = field(default_factory=dict)
 
     def add(self, result: BatchResult) -> None:
+        process = result.worker.split("/")[0]
+        self.worker_rss[process] = max(self.worker_rss.get(process, 0), result.peak_rss)
         for key, value in result.timings.items():
             self.worker[key] = self.worker.get(key, 0.0) + value
         self.caches[result.worker] = result.cache
@@ -536,9 +553,6 @@ class _Stats:
                 into = totals.setdefault(name, {"hits": 0, "misses": 0, "entries": 0})
                 for key, value in figures.items():
                     into[key] = into.get(key, 0) + value
-        self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB here
         return {
             "elapsed_s": round(time.perf_counter() - self.started, 3),
             "parent_s": {
@@ -553,7 +567,10 @@ class _Stats:
             "batches": self.batches,
             "examined": self.examined,
             "reused": self.reused,
-            "peak_rss_bytes": {"parent": self_rss * scale, "workers_max": child_rss * scale},
+            "peak_rss_bytes": {
+                "parent": peak_rss(),
+                "workers_max": max(self.worker_rss.values(), default=0),
+            },
             **extra,
         }
 
