@@ -21,7 +21,7 @@ from ltv.report import (
     rfc3339,
 )
 
-__all__ = ["render_json", "render_jsonl", "render_text"]
+__all__ = ["render_json", "render_jsonl", "render_plain", "render_text"]
 
 
 def render_json(report: Report) -> str:
@@ -145,3 +145,10 @@ def render_text(report: Report) -> str:
     )
     lines.extend(f"    {escape(u)}" for u in net.urls)
     return "\n".join(lines)
+
+
+def render_plain(report: Report) -> str:
+    """:func:`render_text` without markup: what a file or a pipe gets (no rich Console)."""
+    from rich.markup import render
+
+    return render(render_text(report), emoji=False).plain

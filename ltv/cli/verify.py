@@ -240,15 +240,9 @@ def verify_command(
     try:
         with _progress(len(files), show_progress) as (progress, task):
             # on a terminal, reports are printed above the bar (same screen, no garbling)
-            text_console = None
-            if not json_mode:
-                if out_path is not None:
-                    from rich.console import Console
-
-                    text_console = Console(
-                        file=out.stream, width=100_000, no_color=True, highlight=False
-                    )
-                elif progress is not None and stdout_is_terminal():
+            text_console = None  # a terminal gets rich text; a file or a pipe plain lines
+            if not json_mode and out_path is None and stdout_is_terminal():
+                if progress is not None:
                     text_console = progress.console  # type: ignore[attr-defined]
                 else:
                     text_console = console()
@@ -270,13 +264,14 @@ def verify_command(
                         )
                     else:
                         out.write(line)
-                else:
+                elif text_console is not None:
                     from ltv.render import render_text
 
-                    assert text_console is not None  # noqa: S101 - set above in text mode
                     text_console.print(render_text(report))
-                    if out_path is None:
-                        sys.stdout.flush()
+                else:
+                    from ltv.render import render_plain
+
+                    out.write(render_plain(report) + "\n")
                 if report.error and not report.signatures:
                     message = f"ltv: {file}: {report.error}"
                     if progress is not None:
