@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS: tuple[str, ...] = ("verify", "sign", "startup", "memory")
+SECTIONS: tuple[str, ...] = ("verify", "sign", "startup", "memory", "audit")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ class Budget:
     """documents per implementation and level in the signing-server comparison."""
     memory_sizes_mb: tuple[int, ...]
     """PDF sizes for the memory section (empty: skipped unless --only memory)."""
+    audit_docs: int = 1000
+    """Documents of the generated archive for ``ltv audit`` vs pyHanko (benchmarks/audit.py)."""
+    audit_rss_docs: int = 5000
+    """A larger archive for the peak RSS of ``ltv audit`` (0: skip)."""
 
 
 QUICK = Budget(
@@ -52,6 +56,8 @@ QUICK = Budget(
     rss=False,
     service_docs=8,
     memory_sizes_mb=(),
+    audit_docs=16,
+    audit_rss_docs=0,
 )
 FULL = Budget(
     verify_rounds=30,
@@ -114,7 +120,8 @@ def environment() -> dict[str, Any]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
-        description="ltv vs pyHanko: verify throughput, signing, CLI start-up (side by side).",
+        description="ltv vs pyHanko: verify throughput, signing, CLI start-up, archive audit "
+        "(side by side).",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer rounds, no memory passes (< 30 s)"
@@ -125,6 +132,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="override every section's round count")
     parser.add_argument("--no-corpus", action="store_true", help="verify only the two sample files")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument(
+        "--audit-docs", type=int, help="documents in the audit archive (default 1000; quick 16)"
+    )
+    parser.add_argument(
+        "--audit-rss-docs",
+        type=int,
+        help="documents of the larger archive for peak RSS (default 5000; quick: skipped; 0: skip)",
+    )
     args = parser.parse_args(argv)
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be >= 1")
@@ -170,6 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result["memory"] = memory.run(sizes_mb=budget.memory_sizes_mb or (100,), log=_log)
         tables.append(memory.render(result["memory"]))
+    if "audit" in sections:
+        from benchmarks import audit
+
+        docs = args.audit_docs if args.audit_docs is not None else budget.audit_docs
+        rss_docs = args.audit_rss_docs if args.audit_rss_docs is not None else budget.audit_rss_docs
+        result["audit"] = audit.run(docs=docs, rss_docs=rss_docs, log=_log)
+        tables.append(audit.render(result["audit"]))
     env = result["environment"]
     env["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["elapsed_s"] = round(time.perf_counter() - started, 1)

@@ -1,9 +1,9 @@
 """Rendering of reports: JSON (a pure projection of the dataclasses) and text (rich).
 
 JSON: one object per file; several files → JSON Lines (one object per line).
-Text: per signature, verdict first, then the trusted time and its source, the changes after
-signing (one line per class and revision), the chain with each certificate's revocation outcome,
-then the reasons and warnings.
+Text: per signature, verdict first, then the level and whether Acrobat would call it "LTV
+enabled", the trusted time and its source, the changes after signing (one line per class and
+revision), the chain with each certificate's revocation outcome, then the reasons and warnings.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ltv.report import (
     rfc3339,
 )
 
-__all__ = ["render_json", "render_jsonl", "render_text"]
+__all__ = ["render_json", "render_jsonl", "render_plain", "render_text"]
 
 
 def render_json(report: Report) -> str:
@@ -98,6 +98,15 @@ def _modification_line(m: ModificationEntry) -> str:
     return f"    changed in revision {m.revision}: {m.cls} ({verdict}) {details}".rstrip()
 
 
+def _ltv_enabled(s: SignatureReport) -> str:
+    """Acrobat's "LTV enabled": validation data in the file for the whole chain(s)."""
+    if s.ltv_enabled is None:
+        return "unknown (the chain could not be built)"
+    if s.ltv_enabled:
+        return "yes (validation data in the file for every certificate)"
+    return "no (validation data missing in the file for some certificate)"
+
+
 def _signature_block(s: SignatureReport) -> list[str]:
     from rich.markup import escape
 
@@ -109,6 +118,7 @@ def _signature_block(s: SignatureReport) -> list[str]:
     lines = [f"  {head}  {kind} [bold]{escape(s.field)}[/bold]"]
     if s.level is not None:
         lines.append(f"    level: {s.level}")
+    lines.append(f"    LTV enabled: {_ltv_enabled(s)}")
     lines.append(f"    validation time: {rfc3339(s.validation_time)} ({s.validation_time_source})")
     if s.signer is not None:
         lines.append(f"    signer: {escape(s.signer.subject)}")
@@ -160,3 +170,10 @@ def render_text(report: Report) -> str:
     )
     lines.extend(f"    {escape(u)}" for u in net.urls)
     return "\n".join(lines)
+
+
+def render_plain(report: Report) -> str:
+    """:func:`render_text` without markup: what a file or a pipe gets (no rich Console)."""
+    from rich.markup import render
+
+    return render(render_text(report), emoji=False).plain

@@ -5,13 +5,20 @@ Kept free of heavy imports: the CLI imports this at start-up.
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ltv.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ltv.policy import ValidationPolicy
 
 LIBRARY_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "asyncio", "aiohttp", "ltv")
 """Loggers whose records a command keeps off stderr unless ``--verbose``."""
@@ -25,10 +32,18 @@ ConnectToOption = Annotated[
     ),
 ]
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", help="Seconds per network request (connect to last byte).")
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Seconds per network request (connect to last byte).",
+    ),
 ]
 VerboseOption = Annotated[
-    bool, typer.Option("--verbose", help="Show library log records (with tracebacks) on stderr.")
+    bool,
+    typer.Option(
+        "--verbose", help="Show library log records (with tracebacks) on stderr.", metavar=""
+    ),
 ]
 
 _CONNECT_TO = re.compile(r"^(\[[^\]]+\]|[^:\[\]]+):(\d+):(\[[^\]]+\]|[^:\[\]]+):(\d+)$")
@@ -78,3 +93,228 @@ def parse_connect_to(values: list[str]) -> dict[str, tuple[str, int]]:
         host, port, addr, aport = m.groups()
         out[f"{host.strip('[]').lower()}:{int(port)}"] = (addr.strip("[]"), int(aport))
     return out
+
+
+# -- what verify and audit share (batch: options, policy, times, choices) -----------------------
+
+
+class Format(enum.StrEnum):
+    """``--format``: human text, or JSON (one object per file: JSON Lines)."""
+
+    text = "text"
+    json = "json"
+
+
+class OnlineMode(enum.StrEnum):
+    """``--online``: when to fetch revocation evidence (``never`` opens no socket)."""
+
+    never = "never"
+    fallback = "fallback"
+    always = "always"
+
+
+PRESET_NAMES = ("default", "fallback", "online", "strict")
+"""The policy presets (``ltv.policy.PRESETS``; kept here so that help needs no import)."""
+
+TrustOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trust",
+        metavar="PEM|DIR",
+        help="Trust anchor for signers (PEM/DER file or a directory of them); repeatable.",
+    ),
+]
+TsaTrustOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tsa-trust",
+        metavar="PEM|DIR",
+        help="Trust anchor for TSAs; repeatable (default: the --trust anchors).",
+    ),
+]
+TrustStoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--trust-store",
+        metavar="DIR",
+        help="Trust store (ltv trust): EU trusted lists with their history, plain anchors.",
+    ),
+]
+PolicyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--policy",
+        metavar="FILE.toml|PRESET",
+        help="Policy TOML file, or a preset: " + ", ".join(PRESET_NAMES) + " (default: default).",
+    ),
+]
+OnlineOption = Annotated[
+    OnlineMode | None,
+    typer.Option(
+        "--online",
+        help="Fetch revocation evidence online: never (default: no socket), fallback (when the "
+        "file's evidence does not settle it), always.",
+        show_default=False,
+    ),
+]
+AtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        metavar="ISO-8601",
+        help="Validation time for signatures without a trusted timestamp (default: --as-of).",
+    ),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="ISO-8601",
+        help="Judge as if now were this time: the moment the outermost timestamps and the "
+        "evidence are judged at (default: now). 'What will still pass in 2030?'",
+    ),
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Replace an existing output file.", metavar="")
+]
+
+
+def parse_time(option: str, value: str) -> datetime:
+    """ISO 8601 with an offset (or 'Z'), as UTC; a naive time is refused rather than guessed."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        raise UsageError(
+            f"{option} {value!r}: not an ISO-8601 time", hint="e.g. 2026-01-01T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise UsageError(
+            f"{option} {value!r}: needs a UTC offset", hint="e.g. 2026-01-01T00:00:00Z"
+        )
+    return moment.astimezone(UTC)
+
+
+def build_policy(
+    policy: str | None,
+    online: OnlineMode | None,
+    trust: list[str] | None,
+    tsa_trust: list[str] | None,
+    trust_store: str | None = None,
+) -> ValidationPolicy:
+    """``--policy`` (a TOML file or a preset), ``--online``, ``--trust``, ``--tsa-trust``,
+    ``--trust-store`` (EU trusted lists with their history: ``ltv trust``)."""
+    from pathlib import Path
+
+    from ltv.errors import PolicyError
+    from ltv.policy import PRESETS, Online, ValidationPolicy, load_policy
+    from ltv.trust import TrustStore
+
+    if policy is None:
+        chosen = ValidationPolicy.preset("default")
+    elif Path(policy).exists():
+        chosen = load_policy(policy)
+    elif policy in PRESETS:
+        chosen = ValidationPolicy.preset(policy)
+    else:
+        raise PolicyError(
+            f"--policy {policy!r}: no such file, nor a preset",
+            hint=f"presets: {', '.join(sorted(PRESETS))}; or a TOML file (samples/policies/)",
+        )
+    if online is not None:
+        chosen = chosen.replace(online=Online(online.value))
+    chosen = chosen.with_trust(
+        TrustStore.from_paths(trust) if trust else None,
+        TrustStore.from_paths(tsa_trust) if tsa_trust else None,
+    )
+    if trust_store is not None:
+        from ltv.trustlists.store import TrustListStore
+
+        chosen = chosen.replace(trust_store=TrustListStore.open(trust_store))
+    return chosen
+
+
+def check_timeout(timeout: float) -> None:
+    if timeout <= 0:
+        raise UsageError("--timeout must be positive")
+
+
+def stdout_is_terminal() -> bool:
+    import sys
+
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def stderr_is_terminal() -> bool:
+    import sys
+
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console for text output: the terminal's width on a terminal; never wrapped when
+    piped or redirected (one logical line stays one line, whatever its length)."""
+    from rich.console import Console
+
+    tty = stderr_is_terminal() if stderr else stdout_is_terminal()
+    if tty:
+        return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(
+        stderr=stderr, highlight=False, soft_wrap=True, width=100_000, no_color=True, emoji=False
+    )
+
+
+def defer_pyhanko_sign_init() -> None:
+    """Import ``pyhanko.sign``'s submodules without running its package ``__init__`` until a
+    name only that ``__init__`` defines is asked for.
+
+    ``pyhanko/sign/__init__.py`` re-exports the signing API, which imports the RFC 3161 client
+    and with it aiohttp (~130 ms of a ~410 ms import here, TOOLCHAIN.md); verifying needs
+    neither. The package module is created from its own spec (same ``__path__``, loader and
+    name), so ``import pyhanko.sign.validation`` and ``from pyhanko.sign import fields`` load
+    just those submodules; the first access to any other name (``pyhanko.sign.PdfSigner``)
+    runs the real ``__init__`` in the module, exactly as an eager import would have.
+    CLI-only (``ltv.cli.main``), never done by the library; ``LTV_EAGER_IMPORTS=1`` disables
+    it.
+    """
+    import importlib
+    import importlib.util
+    import os
+    import sys
+
+    if os.environ.get("LTV_EAGER_IMPORTS") or "pyhanko.sign" in sys.modules:
+        return
+    try:
+        parent = importlib.import_module("pyhanko")
+        spec = importlib.util.find_spec("pyhanko.sign")
+    except ImportError:  # pragma: no cover - pyHanko is a dependency
+        return
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return
+    module = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+    state = {"initialised": False}
+
+    def __getattr__(name: str) -> object:  # PEP 562 module hook
+        if name.startswith("__"):
+            raise AttributeError(name)
+        sub = f"pyhanko.sign.{name}"
+        if not state["initialised"] and importlib.util.find_spec(sub) is not None:
+            return importlib.import_module(sub)
+        if not state["initialised"]:
+            state["initialised"] = True
+            del module.__dict__["__getattr__"]
+            loader.exec_module(module)  # the package __init__, as an eager import runs it
+        try:
+            return module.__dict__[name]
+        except KeyError:
+            raise AttributeError(f"module 'pyhanko.sign' has no attribute {name!r}") from None
+
+    module.__dict__["__getattr__"] = __getattr__
+    sys.modules["pyhanko.sign"] = module
+    parent.sign = module  # type: ignore[attr-defined]  # what the import system sets

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from rich.text import Text
     from rich.tree import Tree
 
+    from ltv.errors import LtvError
+
 Json = dict[str, Any]
 
 
@@ -37,37 +39,90 @@ def register(app: typer.Typer) -> None:
 
 
 def inspect_command(
-    file: Annotated[
-        Path, typer.Argument(help="A PDF, OCSP response, CRL, RFC 3161 token, or certificate.")
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="PDFs, OCSP responses or requests, CRLs, RFC 3161 tokens, certificates.",
+            metavar="FILE",
+        ),
     ],
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format: text or json.")
+        OutputFormat,
+        typer.Option("--format", help="text, or json (several files: one object per line)."),
     ] = OutputFormat.text,
     verbose: VerboseOption = False,
 ) -> None:
-    """Identify FILE by content and describe it (signatures, DSS, OCSP, CRL, TSA, certs)."""
+    """Identify each FILE by content and describe it (signatures, DSS, OCSP, CRL, TSA, certs)."""
     from ltv.cli import fail
     from ltv.cli._common import configure_logging
     from ltv.errors import LtvError
     from ltv.inspect import inspect_path
 
     configure_logging(verbose)
+    failed: LtvError | None = None
+    for file in files:
+        try:
+            result = inspect_path(file)
+        except LtvError as err:
+            err = _what_it_is(file, err)
+            if len(files) == 1:
+                raise fail(err) from None
+            typer.echo(f"ltv: error: {err.diagnostics()}", err=True)  # the others still run
+            failed = failed or err
+            continue
+        try:  # stdout on a full disk / over ulimit -f is one line, exit 4, never a crash
+            from ltv.output import write_stdout
+
+            if output_format is OutputFormat.json:
+                if len(files) == 1:
+                    write_stdout(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+                else:  # JSON Lines
+                    write_stdout(
+                        json.dumps(result, ensure_ascii=False, separators=(",", ":")) + "\n"
+                    )
+            else:
+                write_stdout(render_text(result, to_string=True) or "")
+        except OSError as os_err:
+            from ltv.output import output_failed, silence_stdout
+
+            silence_stdout()
+            raise fail(output_failed("the output to standard output", os_err)) from None
+    if failed is not None:
+        raise typer.Exit(failed.exit_code)
+
+
+def _what_it_is(file: Path, err: LtvError) -> LtvError:
+    """Name what inspect does not describe instead of "unrecognised": a PKCS#12 key store."""
+    from ltv.errors import InputError
+
+    if "unrecognised" not in err.message:
+        return err
     try:
-        result = inspect_path(file)
-    except LtvError as err:
-        raise fail(err) from None
-    try:  # harden: stdout on a full disk / over ulimit -f is one line, exit 4, never a crash
-        from ltv.output import write_stdout
+        data = file.read_bytes()
+    except OSError:
+        return err
+    if not _is_pkcs12(data):
+        return err
+    return InputError(
+        f"{file}: a PKCS#12 key store (PFX): a private key and its certificates, protected by "
+        "a password; ltv inspect describes signatures and evidence, not key stores",
+        hint=f"sign with it: ltv sign IN.pdf OUT.pdf --p12 {file} --passphrase-env VAR; "
+        f"list its certificates: openssl pkcs12 -in {file} -nokeys -info",
+    )
 
-        if output_format is OutputFormat.json:
-            write_stdout(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-        else:
-            write_stdout(render_text(result, to_string=True) or "")
-    except OSError as err:
-        from ltv.output import output_failed, silence_stdout
 
-        silence_stdout()
-        raise fail(output_failed("the output to standard output", err)) from None
+def _is_pkcs12(data: bytes) -> bool:
+    """RFC 7292 §4: PFX ::= SEQUENCE { version INTEGER {v3(3)}, authSafe ContentInfo, ... }."""
+    from asn1crypto import pkcs12
+
+    try:
+        pfx = pkcs12.Pfx.load(data, strict=True)
+        return bool(
+            pfx["version"].native == "v3"
+            and pfx["auth_safe"]["content_type"].native in ("data", "signed_data")
+        )
+    except (ValueError, TypeError, KeyError):
+        return False
 
 
 # --------------------------------------------------------------------------- text
@@ -85,8 +140,8 @@ def _line(label: str, *parts: str | tuple[str, str]) -> Text:
     text = Text.assemble((label, "bold"))
     for part in parts:
         text.append(" ")
-        # harden: values decoded from hostile input are not always strings (an unknown
-        # PKIStatus is an int): render them as text, never let rich raise TypeError
+        # values decoded from hostile input are not always strings (an unknown PKIStatus is an
+        # int): render them as text, never let rich raise TypeError
         if isinstance(part, tuple):
             text.append(str(part[0]), style=part[1])
         else:
@@ -349,7 +404,6 @@ def _pdf(node: Tree, pdf: Json) -> None:
 
 def render_text(result: Json, *, to_string: bool = False) -> str | None:
     """Print an inspect result as a concise tree on stdout (``to_string``: return it)."""
-    from rich.console import Console
     from rich.tree import Tree
 
     kind = result["type"]
@@ -405,11 +459,15 @@ def render_text(result: Json, *, to_string: bool = False) -> str | None:
         tree.add(_line("nonce", req["nonce"] or "-"))
     for warning in result["warnings"]:
         tree.add(_line("warning", (warning, "yellow")))
+    from ltv.cli._common import console
+
     if not to_string:
-        Console(highlight=False, soft_wrap=False).print(tree)
+        console().print(tree)  # not wrapped when piped (the terminal's width on a terminal)
         return None
     import io
     import sys
+
+    from rich.console import Console
 
     buf = io.StringIO()
     Console(
@@ -423,8 +481,9 @@ def render_text(result: Json, *, to_string: bool = False) -> str | None:
 
 
 def _tty_width() -> int | None:
-    """The terminal's width when standard output is one (rich renders into a buffer first)."""
+    """The terminal's width when standard output is one (rich renders into a buffer first);
+    otherwise as wide as a line needs (never wrapped when piped)."""
     import shutil
     import sys
 
-    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 10_000

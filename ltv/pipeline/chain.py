@@ -24,6 +24,8 @@ from ltv.report import SubIndication
 if TYPE_CHECKING:
     from asn1crypto import x509
 
+    from ltv.audit.cache import ChainCache
+
 __all__ = ["ChainResult", "validate_chain"]
 
 
@@ -45,8 +47,18 @@ async def validate_chain(
     other_certs: list[x509.Certificate],
     moment: datetime,
     purpose: Literal["signer", "tsa"],
+    cache: ChainCache | None = None,
 ) -> ChainResult:
-    """Build and validate a path for ``cert`` at ``moment``; failures are data."""
+    """Build and validate a path for ``cert`` at ``moment``; failures are data.
+
+    ``cache`` (audit): a path validated before for this leaf, anchors and purpose, re-used when
+    ``moment`` lies inside its validity window (see ``ltv.audit.cache``)."""
+    if cache is not None:  # audit: work done once per archive
+        hit = cache.lookup(
+            cert, anchors=anchors, other_certs=other_certs, moment=moment, purpose=purpose
+        )
+        if hit is not None:
+            return hit
     from pyhanko.sign.validation.generic_cms import validate_cert_usage
     from pyhanko.sign.validation.status import (
         SignatureStatus,
@@ -94,7 +106,10 @@ async def validate_chain(
         except (AttributeError, LookupError):
             anchor_included = False
     if result.success_result is not None:
-        return ChainResult(path=path, anchor_included=anchor_included, problem=None)
+        ok = ChainResult(path=path, anchor_included=anchor_included, problem=None)
+        if cache is not None:  # audit: successes only
+            cache.store(cert, anchors=anchors, purpose=purpose, result=ok)
+        return ok
     sub = from_pyhanko(result.error_subindic) or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
     reason = _explain(sub, cert, moment, result.error_time_horizon)
     return ChainResult(

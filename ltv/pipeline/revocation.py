@@ -49,6 +49,7 @@ from ltv.report import EvidenceRef, RevocationReport, RevocationState, rfc3339
 if TYPE_CHECKING:
     from asn1crypto import x509
 
+    from ltv.audit.cache import OutcomeCache
     from ltv.evidence.http import Transport
     from ltv.evidence.outcome import RevocationOutcome
     from ltv.pipeline.extract import EvidenceItem
@@ -83,6 +84,8 @@ class RevocationContext:
     online: Online
     max_age: timedelta | None
     unknown_is_fatal: bool
+    outcomes: OutcomeCache | None = None
+    """audit: evidence checks shared by every document of an archive (ltv.audit.cache)."""
     _fetched: dict[tuple[bytes, bytes], list[RevocationOutcome]] = field(default_factory=dict)
     _crl_index: dict[int, Any] = field(default_factory=dict)
 
@@ -116,8 +119,14 @@ def _embedded(
     from ltv.evidence.ocsp import check_ocsp_response
 
     found: list[_Candidate] = []
+    shared = ctx.outcomes
     for i, item in enumerate(ctx.evidence):
-        if item.kind == "ocsp":
+        if shared is not None:  # audit: the same checks, done once per archive
+            cached = shared.check(item.kind, item.der, cert, issuer)
+            if cached is None:  # not a CRL
+                continue
+            outcome = cached
+        elif item.kind == "ocsp":
             outcome = check_ocsp_response(item.der, cert, issuer)
         else:
             index = ctx._crl_index.get(i)
@@ -380,7 +389,9 @@ def check_certificate(
         and deciding.outcome.responder_delegated
         and deciding.outcome.raw is not None
     ):
-        responder = responder_certificate(deciding.outcome.raw)
+        raw = deciding.outcome.raw
+        outcomes = ctx.outcomes  # audit: found once per response
+        responder = responder_certificate(raw) if outcomes is None else outcomes.responder(raw)
     return CertRevocation(
         report=rep,
         settled_by_embedded=settled_embedded,

@@ -68,12 +68,14 @@ from ltv.report import (
 if TYPE_CHECKING:
     from asn1crypto import x509
 
+    from ltv.audit.cache import JudgementCache
     from ltv.evidence.http import Transport
     from ltv.limits import Limits
     from ltv.pipeline.chain import ChainResult
     from ltv.pipeline.extract import ExtractedSignature
     from ltv.pipeline.revocation import CertRevocation, RevocationContext
     from ltv.pipeline.timestamp import TokenResult
+    from ltv.trust import TrustStore
 
 __all__ = ["CertificateCache", "build_report", "examine", "judge", "unevaluable_report"]
 
@@ -289,7 +291,9 @@ def _cert_sha256(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.dump()).hexdigest()
 
 
-def _signer_report(cert: x509.Certificate) -> SignerReport:
+def _signer_report(cert: x509.Certificate, cache: JudgementCache | None = None) -> SignerReport:
+    if cache is not None:  # audit: once per certificate
+        return cache.per_certificate("signer-report", cert, _signer_report)
     validity = cert["tbs_certificate"]["validity"]
     return SignerReport(
         subject=name_str(cert.subject),
@@ -302,9 +306,12 @@ def _signer_report(cert: x509.Certificate) -> SignerReport:
 
 
 def _cert_report(
-    cert: x509.Certificate, role: CertRole, rev: RevocationReport
+    cert: x509.Certificate,
+    role: CertRole,
+    rev: RevocationReport,
+    cache: JudgementCache | None = None,
 ) -> CertificateReport:
-    s = _signer_report(cert)
+    s = _signer_report(cert, cache)
     return CertificateReport(
         subject=s.subject,
         issuer=s.issuer,
@@ -328,7 +335,12 @@ def _not_checked(detail: str) -> RevocationReport:
 
 
 async def _check_chain_revocation(
-    chain: ChainResult, *, at: datetime, ctx: RevocationContext, leaf_role: CertRole
+    chain: ChainResult,
+    *,
+    at: datetime,
+    ctx: RevocationContext,
+    leaf_role: CertRole,
+    cache: JudgementCache | None = None,
 ) -> _CheckedChain:
     from ltv.pipeline.revocation import check_certificate, responder_report
 
@@ -340,17 +352,19 @@ async def _check_chain_revocation(
         role: CertRole = leaf_role if i == 0 else "ca"
         is_anchor = chain.anchor_included and i == len(path) - 1
         if is_anchor:
-            reports.append(_cert_report(cert, role, _not_checked("trust anchor: not checked")))
+            reports.append(
+                _cert_report(cert, role, _not_checked("trust anchor: not checked"), cache)
+            )
             revs.append(None)
         elif chain.problem is not None or i + 1 >= len(path):
-            reports.append(_cert_report(cert, role, _not_checked("chain not validated")))
+            reports.append(_cert_report(cert, role, _not_checked("chain not validated"), cache))
             revs.append(None)
         else:
             if ctx.online is Online.NEVER:
                 rev = check_certificate(cert, path[i + 1], at=at, ctx=ctx)
             else:  # a fetch may block on a socket: never inside the event loop
                 rev = await asyncio.to_thread(check_certificate, cert, path[i + 1], at=at, ctx=ctx)
-            reports.append(_cert_report(cert, role, rev.report))
+            reports.append(_cert_report(cert, role, rev.report, cache))
             revs.append(rev)
             if rev.responder is not None:
                 responders.setdefault(_cert_sha256(rev.responder), rev.responder)
@@ -358,7 +372,15 @@ async def _check_chain_revocation(
     in_path = {r.sha256 for r in reports}
     for digest, responder in responders.items():
         if digest not in in_path:
-            reports.append(_cert_report(responder, "responder", responder_report(responder)))
+            if cache is None:
+                rep = _cert_report(responder, "responder", responder_report(responder))
+            else:  # audit: a pure function of the certificate, once
+                rep = cache.per_certificate(
+                    "responder-report",
+                    responder,
+                    lambda r: _cert_report(r, "responder", responder_report(r), cache),
+                )
+            reports.append(rep)
     return _CheckedChain(tuple(reports), tuple(revs))
 
 
@@ -447,6 +469,7 @@ class _Judge:
         at: datetime | None,
         transport: Transport,
         certificates: CertificateCache,
+        cache: JudgementCache | None = None,
     ) -> None:
         from ltv.pipeline.revocation import RevocationContext
 
@@ -459,9 +482,16 @@ class _Judge:
         self.pool = certificates.many(facts.certificates)
         # PEM anchors may be absent when a trust store is given; the store's plain anchors join
         # them by role, its services are added per moment (signer chain, TSA chains)
-        self.signer_anchors = policy.trust.asn1() if policy.trust is not None else []
+        self.cache = cache  # audit: None outside an audit (the default behaviour is unchanged)
+
+        def _asn1(store: TrustStore | None) -> list[x509.Certificate]:
+            if store is None:
+                return []
+            return store.asn1() if cache is None else cache.anchors(store)
+
+        self.signer_anchors = _asn1(policy.trust)
         self.tsa_anchors = (
-            policy.tsa_trust.asn1() if policy.tsa_trust is not None else self.signer_anchors
+            _asn1(policy.tsa_trust) if policy.tsa_trust is not None else self.signer_anchors
         )
         self.store = policy.trust_store
         if self.store is not None:
@@ -476,6 +506,7 @@ class _Judge:
             online=policy.online,
             max_age=policy.max_evidence_age,
             unknown_is_fatal=policy.unknown_is_fatal,
+            outcomes=None if cache is None else cache.outcomes,
         )
 
     async def token(self, token: TokenFacts, chain_moment: datetime) -> TokenResult:
@@ -489,6 +520,7 @@ class _Judge:
             other_certs=self.pool,
             chain_moment=chain_moment,
             anchors_at=self.tsa_services_at(),
+            chain_cache=None if self.cache is None else self.cache.chains,
         )
         return await self.explain_tsa(result)
 
@@ -575,7 +607,7 @@ class _Judge:
         if token.chain is None:
             return _TsaChain((), [], False, False)
         checked = await _check_chain_revocation(
-            token.chain, at=token.chain_moment, ctx=self.ctx, leaf_role="tsa"
+            token.chain, at=token.chain_moment, ctx=self.ctx, leaf_role="tsa", cache=self.cache
         )
         problems: list[str] = []
         revoked = False
@@ -658,7 +690,9 @@ class _Judge:
             reasons=d.reasons,
             warnings=tuple(dict.fromkeys([*integ.warnings, *d.warnings])),
             level=None,
-            signer=_signer_report(token.tsa_cert) if token.tsa_cert is not None else None,
+            signer=(
+                _signer_report(token.tsa_cert, self.cache) if token.tsa_cert is not None else None
+            ),
             integrity=integ.report,
             timestamp=self.timestamp_report(token, tsa, trusted),
             validation_time=moment,
@@ -758,6 +792,7 @@ class _Judge:
             other_certs=self.pool,
             moment=vt,
             purpose="signer",
+            cache=None if self.cache is None else self.cache.chains,
         )
         if self.store is not None and chain.problem is SubIndication.NO_CERTIFICATE_CHAIN_FOUND:
             # trusted lists: name the service the chain ends at, and its status then
@@ -769,7 +804,9 @@ class _Judge:
             if why is not None:
                 chain = dataclasses.replace(chain, reason=why)
         # (5) revocation at the validation time
-        checked = await _check_chain_revocation(chain, at=vt, ctx=self.ctx, leaf_role="signer")
+        checked = await _check_chain_revocation(
+            chain, at=vt, ctx=self.ctx, leaf_role="signer", cache=self.cache
+        )
         for r in checked.reports:
             warnings.extend(f"{r.subject}: {w}" for w in r.revocation.warnings)
         level = self.level(sig, source, chain, checked, poe_tsa_data, doc_revisions, warnings)
@@ -819,7 +856,7 @@ class _Judge:
             reasons=reasons,
             warnings=tuple(dict.fromkeys([*warnings, *d.warnings])),
             level=level,
-            signer=_signer_report(signer_cert),
+            signer=_signer_report(signer_cert, self.cache),
             integrity=integ.report,
             timestamp=ts_report,
             validation_time=vt,
@@ -967,9 +1004,12 @@ async def judge(
     at: datetime | None,
     transport: Transport,
     certificates: CertificateCache | None = None,
+    cache: JudgementCache | None = None,
 ) -> list[SignatureReport]:
     """Stages 0 and 3-6 for every signature of ``facts``, at ``now`` (``at``: the fallback
-    time for signatures without a trusted timestamp)."""
+    time for signatures without a trusted timestamp). ``cache`` (audit): chains, evidence
+    checks and certificates shared across the documents of an archive (``ltv.audit.cache``);
+    the reports are the same with or without it."""
     if now.tzinfo is None or (at is not None and at.tzinfo is None):
         raise ValueError("times must be timezone-aware")
     judge_ = _Judge(
@@ -978,7 +1018,8 @@ async def judge(
         now=now,
         at=at,
         transport=transport,
-        certificates=certificates or CertificateCache(),
+        certificates=certificates or (cache.certificates if cache else None) or CertificateCache(),
+        cache=cache,
     )
     return await judge_.run()
 

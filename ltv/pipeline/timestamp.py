@@ -25,6 +25,7 @@ from ltv.report import SubIndication, rfc3339
 if TYPE_CHECKING:
     from asn1crypto import x509
 
+    from ltv.audit.cache import ChainCache
     from ltv.pipeline.facts import TokenFacts
 
 __all__ = ["TIMESTAMP_CLOCK_SKEW", "TokenResult", "imprint_of_signature", "judge_token"]
@@ -80,6 +81,7 @@ async def judge_token(
     other_certs: list[x509.Certificate],
     chain_moment: datetime,
     anchors_at: Callable[[datetime, list[x509.Certificate]], list[x509.Certificate]] | None = None,
+    chain_cache: ChainCache | None = None,  # audit: see ltv.audit.cache
 ) -> TokenResult:
     """(3e)-(3f) for a token whose binding (3a)-(3d) was checked by :func:`ltv.tst.check_token`
     (:class:`~ltv.pipeline.facts.TokenFacts`); every failure is reported as data.
@@ -111,6 +113,7 @@ async def judge_token(
         other_certs=other_certs + token_certs,
         moment=chain_moment,
         purpose="tsa",
+        cache=chain_cache,
     )
     if chain.problem is not None and chain.reason:
         problems.append(f"TSA: {chain.reason}")

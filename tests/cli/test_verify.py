@@ -115,9 +115,10 @@ def test_corrupt_file_one_line_exit_4(files: dict[str, Path]) -> None:
     assert len(err_lines) == 1 and "corrupt.pdf" in err_lines[0]
 
 
-def test_missing_file_exit_4(tmp_path: Path) -> None:
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    # audit (issue 9): a missing path is a usage error naming it (exit 2), no longer exit 4
     result = run(str(tmp_path / "nope.pdf"), *trust_args())
-    assert result.exit_code == 4
+    assert result.exit_code == 2
 
 
 def test_text_output_verdict_first(files: dict[str, Path]) -> None:
