@@ -11,7 +11,7 @@ Spec steps:
   (``ltv.pipeline.changes``: dss, timestamp, signature, form-fill, annotation, metadata,
   structural, other) and judged by what the signer allowed — forbidden → FAILED /
   FORMAT_FAILURE here; ``other`` with no DocMDP → INDETERMINATE (``ltv.pipeline.verdict``);
-  signature / form-fill / annotation → warnings. Decision table: docs/decisions.md D13. The
+  signature / form-fill / annotation → warnings. Decision table: docs/decisions.md D21. The
   DSS rule is pyHanko's, VRI-tolerant (``ltv.pipeline.diff_policy``): an existing /VRI entry
   modified or removed by a later DSS update is a warning.
 - For a document timestamp (ETSI EN 319 142-1 §5.4; RFC 3161 §2.4.2) ``intact`` means the
