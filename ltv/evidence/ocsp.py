@@ -32,6 +32,7 @@ and reason), or ``unknown`` — a *signed* unknown is authoritative, never ``off
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -265,8 +266,13 @@ def _offline(
     )
 
 
+@functools.lru_cache(maxsize=512)
 def _load_basic(der: bytes) -> ocsp.BasicOCSPResponse:
     """Steps 1-2: responseStatus and responseType; raises :class:`_Rejected`.
+
+    Memoised by content (a bounded LRU, thread-safe): one response is checked against every
+    certificate of every chain of a document, and of an archive; it is parsed once. The result
+    is parsed in full before it is returned and only read afterwards.
 
     This is the parser boundary for OCSP: the response is parsed *in full* here (asn1crypto is
     lazy), so that the checks after it read plain, already-decoded values and a malformed

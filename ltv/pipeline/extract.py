@@ -324,7 +324,7 @@ def extract(data: bytes | BinaryIO, limits: Limits | None = None) -> Extracted:
     stream.seek(0)
     from ltv.evidence._crypto import MALFORMED
     from ltv.limits import DEFAULT_LIMITS, check_pdf, depth_exceeded, screen_evidence
-    from ltv.pipeline.lazy import DeferringStream, reader_class
+    from ltv.pipeline.lazy import reader_class
 
     limits = limits or DEFAULT_LIMITS
     # whatever pyHanko raises on a malformed file; OSError: a seek before the start of a real
@@ -337,7 +337,7 @@ def extract(data: bytes | BinaryIO, limits: Limits | None = None) -> Extracted:
         # large stream payloads stay on disk (ltv.pipeline.lazy): memory does not grow with
         # the file
         reader = reader_class(PdfFileReader)(
-            DeferringStream(stream), strict=False, decode_limits=limits.decode_limits()
+            stream, strict=False, decode_limits=limits.decode_limits()
         )
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except RecursionError:  # nesting deeper than the parser's stack

@@ -2,13 +2,14 @@
 
 pyHanko's reader reads an object's stream payload eagerly, and its difference analysis visits
 every object reachable from the document (``_compute_paths_to_refs``) — so one large image or
-attachment made ``ltv verify`` grow to the size of the file. Here the reader's stream is wrapped
-(:class:`DeferringStream`): while an *indirect object* is being read, a payload read larger than
-``threshold`` bytes returns a placeholder that remembers where the payload is instead of reading
-it, and the stream object built from it becomes a :class:`LazyStreamObject`, whose encoded bytes
-are read from the file again each time they are asked for (never cached; decoded data, once
-someone asks for it, is kept as pyHanko keeps it). Everything else —
-cross-reference streams, ByteRange digests, small objects — reads as before.
+attachment made ``ltv verify`` grow to the size of the file. While an indirect object whose
+extent in the file exceeds ``threshold`` is read, the reader's stream is wrapped
+(:class:`DeferringStream`): a payload read larger than ``threshold`` bytes returns a placeholder
+that remembers where the payload is instead of reading it, and the stream object built from it
+becomes a :class:`LazyStreamObject`, whose encoded bytes are read from the file again each time
+they are asked for (never cached; decoded data, once someone asks for it, is kept as pyHanko
+keeps it). Everything else — cross-reference streams, ByteRange digests, small objects — reads
+the file directly, as before.
 
 Tied to pyHanko 0.38's reader (``PdfFileReader._read_object`` and
 ``generic._maybe_read_stream_payload``); pinned ``<0.39`` and guarded by tests.
@@ -148,13 +149,38 @@ def LazyStreamObject() -> type[Any]:
 
 
 def reader_class(base: type[Any]) -> type[Any]:
-    """``base`` (pyHanko's ``PdfFileReader`` or a subclass) reading large payloads lazily; its
-    constructor takes a :class:`DeferringStream`."""
+    """``base`` (pyHanko's ``PdfFileReader`` or a subclass) reading large payloads lazily.
+
+    Its constructor takes the file's stream as usual. An indirect object whose extent (the
+    distance to the next object the cross-reference sections place after it) exceeds the
+    threshold is read through a :class:`DeferringStream`; every other read goes straight to the
+    file (pyHanko's tokenizer reads a byte at a time: a Python wrapper on every read would cost
+    a third of the parse)."""
     from pyhanko.pdf_utils import generic
 
     lazy_cls = LazyStreamObject()
 
     class _Lazy(base):  # type: ignore[misc]
+        stream: Any
+        _deferring: DeferringStream | None = None
+        _offsets: list[int] | None = None
+
+        def _extent(self, marker: int) -> int:
+            """Bytes from ``marker`` to the next object or section start (or the file end)."""
+            import bisect
+
+            if self._offsets is None:
+                starts: set[int] = set()
+                for section in self.xrefs._xref_sections:
+                    starts.update(off for _, off in section.xref_data.standard_xrefs.values())
+                    starts.add(int(section.meta_info.start_location))
+                self.stream.seek(0, io.SEEK_END)
+                starts.add(self.stream.tell())
+                self._offsets = sorted(starts)
+            offsets = self._offsets
+            at = bisect.bisect_right(offsets, marker)
+            return (offsets[at] if at < len(offsets) else offsets[-1]) - marker
+
         def _read_object(
             self,
             ref: Any,
@@ -162,11 +188,25 @@ def reader_class(base: type[Any]) -> type[Any]:
             never_decrypt: bool = False,
             as_metadata_stream: bool = False,
         ) -> Any:
-            stream = self.stream
-            if not isinstance(stream, DeferringStream):
+            threshold = DEFAULT_THRESHOLD
+            big = (
+                isinstance(marker, int)
+                and not isinstance(marker, bool)
+                and (
+                    (self._deferring is not None and self.stream is self._deferring)  # nested
+                    or self._extent(marker) > threshold
+                )
+            )
+            if not big:
                 return super()._read_object(
                     ref, marker, never_decrypt=never_decrypt, as_metadata_stream=as_metadata_stream
                 )
+            raw_stream = self.stream
+            if self._deferring is None:
+                self._deferring = DeferringStream(raw_stream, threshold)
+            stream = self._deferring
+            outer = self.stream is stream
+            self.stream = stream
             stream.deferring += 1
             try:
                 obj = super()._read_object(
@@ -174,6 +214,8 @@ def reader_class(base: type[Any]) -> type[Any]:
                 )
             finally:
                 stream.deferring -= 1
+                if not outer:
+                    self.stream = stream.inner
             # an encrypted file's object comes wrapped: the payload is the raw object's
             target = obj.raw_object if isinstance(obj, generic.DecryptedObjectProxy) else obj
             if isinstance(target, generic.StreamObject):

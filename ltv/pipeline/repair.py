@@ -207,10 +207,8 @@ def _reader_class() -> type[Any]:
 def open_tolerant(stream: BinaryIO) -> tuple[Any, ScanIndex]:
     """A pyHanko ``PdfFileReader`` over ``stream`` (not modified) whose cross-reference
     structure was located by scanning; raises pyHanko's read errors when even that fails."""
-    from ltv.pipeline.lazy import DeferringStream
-
     stream.seek(0)
     data = stream.read()
     index = ScanIndex.scan(data)
     stream.seek(0)
-    return _reader_class()(DeferringStream(stream), index), index
+    return _reader_class()(stream, index), index
