@@ -27,7 +27,7 @@ CN=ltv Sample Intermediate CA,O=ltv sample PKI,C=ZZ
 ('CN=Signer Good,OU=Signers,O=ltv sample PKI,C=ZZ', 2)
 >>> load_certificates(b"not a certificate")
 Traceback (most recent call last):
-ltv.errors.InputError: <bytes>: not a certificate (PEM, DER or PKCS#7 expected)
+ltv.errors.InputError: <bytes>: not an X.509 certificate (PEM, DER or PKCS#7 expected)
 """
 
 from __future__ import annotations
@@ -110,22 +110,28 @@ def parse_certificates(data: bytes, *, origin: str = "<bytes>") -> list[asn1_x50
     from asn1crypto import pem
 
     certs: list[asn1_x509.Certificate] = []
+    bundle = False
     try:
         if pem.detect(data):
             for kind, _headers, der in pem.unarmor(data, multiple=True):
                 if kind in ("CERTIFICATE", "TRUSTED CERTIFICATE", "X509 CERTIFICATE"):
                     certs.append(_one_der(der))
                 elif kind in ("PKCS7", "CMS"):
+                    bundle = True
                     certs.extend(_pkcs7_certs(der))
         else:
             try:
                 certs = [_one_der(data)]
             except (ValueError, TypeError, KeyError, OverflowError):
                 certs = _pkcs7_certs(data)
+                bundle = True
     except (ValueError, TypeError, KeyError, OverflowError):
-        raise InputError(f"{origin}: not a certificate (PEM, DER or PKCS#7 expected)") from None
+        raise InputError(
+            f"{origin}: not an X.509 certificate (PEM, DER or PKCS#7 expected)"
+        ) from None
     if not certs:
-        raise InputError(f"{origin}: holds no certificate")
+        what = "PKCS#7 bundle holds" if bundle else "holds"
+        raise InputError(f"{origin}: {what} no certificate")
     return certs
 
 

@@ -33,41 +33,15 @@ _CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".p7b", ".p7c"}
 _HINT = "give PEM or DER certificates, or PKCS#7 bundles (.p7b/.p7c), or a directory of them"
 
 
-def _pkcs7_certificates(der: bytes, origin: str) -> list[bytes]:
-    """The certificates of a PKCS#7 / CMS SignedData (a "certs-only" bundle, RFC 2315 §9.1)."""
-    from asn1crypto import cms
-
-    info = cms.ContentInfo.load(der)
-    if info["content_type"].native != "signed_data":
-        raise TrustError(
-            f"{origin}: PKCS#7 {info['content_type'].native} holds no certificate", hint=_HINT
-        )
-    out: list[bytes] = []
-    for choice in info["content"]["certificates"] or ():
-        if choice.name != "certificate":
-            continue  # attribute / other certificate formats are not trust anchors
-        out.append(choice.chosen.dump())
-    if not out:
-        raise TrustError(f"{origin}: PKCS#7 bundle holds no certificate", hint=_HINT)
-    return out
-
-
-def _looks_like_pkcs7(der: bytes) -> bool:
-    # ContentInfo ::= SEQUENCE { contentType OID 1.2.840.113549.1.7.x, ... }: the OID follows
-    # the outer SEQUENCE header (short or long form length)
-    return b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07" in der[:16]
-
-
 def load_certificates(data: bytes, origin: str) -> list[bytes]:
     """Every X.509 certificate in ``data`` (DER each), whatever the container: PEM (one or
     more ``CERTIFICATE`` / ``PKCS7`` blocks), DER certificate, or DER PKCS#7 bundle
-    (``.p7b``/``.p7c``). Every failure is a :class:`TrustError` naming ``origin``."""
-    import base64
-    import binascii
+    (``.p7b``/``.p7c``) — parsed by ltv's one certificate loader (:mod:`ltv.certs`), with what
+    a user hands ``--trust`` by mistake named. Every failure is a :class:`TrustError` naming
+    ``origin``."""
+    from ltv.certs import parse_certificates
+    from ltv.errors import InputError
 
-    from asn1crypto import x509
-
-    ders: list[bytes] = []
     stripped = data.lstrip()
     if stripped.startswith(b"<"):
         what = "an XML document"
@@ -78,44 +52,20 @@ def load_certificates(data: bytes, origin: str) -> list[bytes]:
             hint="import trusted lists with 'ltv trust import-lotl|import-tl' and verify with "
             "--trust-store",
         )
+    if not data.strip():
+        raise TrustError(f"{origin}: empty file, holds no certificate", hint=_HINT)
     if b"-----BEGIN" in data:
-        blocks = list(_PEM_BLOCK_RE.finditer(data))
-        for match in blocks:
-            label = match.group(1).strip()
-            if label not in _CERT_LABELS | _PKCS7_LABELS:
-                continue  # keys, CRLs... next to the certificates are not anchors
-            try:
-                der = base64.b64decode(b"".join(match.group(2).split()), validate=True)
-            except (binascii.Error, ValueError) as err:
-                raise TrustError(f"{origin}: bad PEM {label.decode()} block: {err}") from err
-            if label in _PKCS7_LABELS:
-                try:
-                    ders.extend(_pkcs7_certificates(der, origin))
-                except (ValueError, TypeError, KeyError) as err:
-                    raise TrustError(f"{origin}: bad PKCS#7 bundle ({err})", hint=_HINT) from err
-            else:
-                ders.append(der)
-        if not ders:
-            found = ", ".join(sorted({m.group(1).decode().lower() for m in blocks}))
+        labels = {m.group(1).strip() for m in _PEM_BLOCK_RE.finditer(data)}
+        if not labels & (_CERT_LABELS | _PKCS7_LABELS):
+            found = ", ".join(sorted(label.decode().lower() for label in labels))
             raise TrustError(
                 f"{origin}: holds no certificate" + (f" (only: {found})" if found else ""),
                 hint=_HINT,
             )
-    elif _looks_like_pkcs7(data):
-        try:
-            ders.extend(_pkcs7_certificates(data, origin))
-        except (ValueError, TypeError, KeyError) as err:
-            raise TrustError(f"{origin}: bad PKCS#7 bundle ({err})", hint=_HINT) from err
-    elif not data.strip():
-        raise TrustError(f"{origin}: empty file, holds no certificate", hint=_HINT)
-    else:
-        ders.append(data)
-    for der in ders:
-        try:
-            x509.Certificate.load(der).native  # noqa: B018 - forces a full parse
-        except (ValueError, TypeError, OSError) as err:
-            raise TrustError(f"{origin}: not an X.509 certificate ({err})", hint=_HINT) from err
-    return ders
+    try:
+        return [cert.dump() for cert in parse_certificates(data, origin=origin)]
+    except InputError as err:
+        raise TrustError(err.message, hint=_HINT) from err
 
 
 @dataclass(frozen=True)

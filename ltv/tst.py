@@ -91,9 +91,12 @@ class TokenCheck:
 def _sid_matches(sid: cms.SignerIdentifier, cert: x509.Certificate) -> bool:
     if sid.name == "issuer_and_serial_number":
         value = sid.chosen
-        return bool(
-            value["issuer"] == cert.issuer and value["serial_number"].native == cert.serial_number
-        )
+        # the serial first: an int comparison rules out nearly every candidate before the
+        # (costly, RFC 4518-prepared) name comparison runs
+        if value["serial_number"].native != cert.serial_number:
+            return False
+        issuer = value["issuer"]
+        return bool(issuer.dump() == cert.issuer.dump() or issuer == cert.issuer)
     if sid.name == "subject_key_identifier":
         return bool(sid.chosen.native == cert.key_identifier)
     return False

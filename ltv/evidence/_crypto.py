@@ -82,7 +82,9 @@ def _digest_name(name: str) -> str:
 def names_equal(a: x509.Name, b: x509.Name) -> bool:
     """RFC 5280 §7.1 name comparison (asn1crypto's), falling back to comparing encodings when a
     name from the input cannot be decoded enough to be compared (then only identical
-    encodings match)."""
+    encodings match). Identical encodings are equal without the costly string preparation."""
+    if a.dump() == b.dump():
+        return True
     try:
         return bool(a == b)
     except MALFORMED:
