@@ -88,20 +88,6 @@ class TokenCheck:
         )
 
 
-def _sid_matches(sid: cms.SignerIdentifier, cert: x509.Certificate) -> bool:
-    if sid.name == "issuer_and_serial_number":
-        value = sid.chosen
-        # the serial first: an int comparison rules out nearly every candidate before the
-        # (costly, RFC 4518-prepared) name comparison runs
-        if value["serial_number"].native != cert.serial_number:
-            return False
-        issuer = value["issuer"]
-        return bool(issuer.dump() == cert.issuer.dump() or issuer == cert.issuer)
-    if sid.name == "subject_key_identifier":
-        return bool(sid.chosen.native == cert.key_identifier)
-    return False
-
-
 def _signing_cert_ids(signed_attrs: cms.CMSAttributes) -> list[object]:
     """The ESSCertID(v2) values of the signing-certificate(-v2) attribute (first = signer)."""
     from pyhanko.sign.validation.generic_cms import get_signing_cert_attr
@@ -131,11 +117,12 @@ def check_token(
     from pyhanko.sign.general import (
         MultivaluedAttributeError,
         NonexistentAttributeError,
-        check_ess_certid,
         find_unique_cms_attribute,
     )
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
+    from ltv.evidence._crypto import ess_certid_matches, sid_matches
 
     malformed = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
 
@@ -235,7 +222,7 @@ def check_token(
     tsa_cert: x509.Certificate | None = None
     for cand in [*bag, *extra_certs]:
         try:
-            if _sid_matches(sid, cand) and check_ess_certid(cand, cert_ids[0]):
+            if sid_matches(sid, cand) and ess_certid_matches(cand, cert_ids[0]):
                 tsa_cert = cand
                 break
         except malformed:  # a damaged candidate is simply not the TSA's

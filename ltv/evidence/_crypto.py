@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from asn1crypto import algos, keys, x509
+from asn1crypto import algos, cms, keys, tsp, x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
@@ -18,10 +18,13 @@ __all__ = [
     "MALFORMED",
     "UnsupportedSignature",
     "certificate_signed_by",
+    "ess_certid_matches",
+    "issuer_serial_matches",
     "key_hash",
     "key_size",
     "name_hash",
     "names_equal",
+    "sid_matches",
     "verify_signature",
 ]
 
@@ -79,16 +82,110 @@ def _digest_name(name: str) -> str:
         raise UnsupportedSignature(f"unsupported digest algorithm {name!r}") from None
 
 
+_PREPARED: dict[bytes, object] = {}
+_PREPARED_MAX_ENTRIES = 4096
+_PREPARED_MAX_BYTES = 4096
+
+
+def _prepared(name: x509.Name) -> object:
+    """What asn1crypto's ``Name.__eq__`` compares (RFC 5280 §7.1 after RFC 4518 preparation),
+    computed once per encoding: per RDN its size, its attribute types and their prepared values.
+    Two names are equal under asn1crypto exactly when these are equal. Raises what the
+    preparation raises on a value it cannot prepare."""
+    der = name.dump()
+    key = _PREPARED.get(der)
+    if key is None:
+        key = tuple(
+            (
+                len(rdn),
+                frozenset(rdn._get_types(rdn)),
+                tuple(sorted(rdn._get_values(rdn).items(), key=lambda kv: kv[0])),
+            )
+            for rdn in name.chosen
+        )
+        if len(der) <= _PREPARED_MAX_BYTES:
+            if len(_PREPARED) >= _PREPARED_MAX_ENTRIES:
+                _PREPARED.clear()
+            _PREPARED[der] = key
+    return key
+
+
+def _encoding(name: x509.Name) -> bytes:
+    """The DER of the RDNSequence, without the tag a Name carries inside a GeneralName
+    (``[4] EXPLICIT``, as in an ESS IssuerSerial): what makes two names the same bytes."""
+    try:
+        return bytes(name.chosen.dump())
+    except MALFORMED:
+        return bytes(name.dump())
+
+
+def _same_name(a: x509.Name, b: x509.Name) -> bool:
+    """asn1crypto's ``a == b``, with identical encodings and memoised preparation first; where a
+    name cannot be prepared, asn1crypto's own comparison decides (and raises) as before."""
+    if _encoding(a) == _encoding(b):
+        return True
+    try:
+        return _prepared(a) == _prepared(b)
+    except MALFORMED:
+        return bool(a == b)
+
+
 def names_equal(a: x509.Name, b: x509.Name) -> bool:
     """RFC 5280 §7.1 name comparison (asn1crypto's), falling back to comparing encodings when a
     name from the input cannot be decoded enough to be compared (then only identical
     encodings match). Identical encodings are equal without the costly string preparation."""
-    if a.dump() == b.dump():
-        return True
     try:
-        return bool(a == b)
+        return _same_name(a, b)
     except MALFORMED:
         return bool(a.dump() == b.dump())
+
+
+def issuer_serial_matches(
+    expected: cms.IssuerAndSerialNumber | tsp.IssuerSerial, cert: x509.Certificate
+) -> bool:
+    """pyHanko's ``match_issuer_serial`` (a CMS IssuerAndSerialNumber or an ESS IssuerSerial
+    against a certificate: exactly one directoryName, names per RFC 5280 §7.1 after an exact
+    encoding comparison, serial numbers as encoded) with the serial compared *first*: an
+    integer comparison rules out nearly every candidate before the costly RFC 4518 string
+    preparation runs. Same answers (tests/unit/test_fast_match.py compares them)."""
+    if expected["serial_number"] != cert["tbs_certificate"]["serial_number"]:
+        return False
+    issuer = expected["issuer"]
+    if isinstance(issuer, x509.GeneralNames):
+        if len(issuer) != 1 or issuer[0].name != "directory_name":
+            return False
+        issuer = issuer[0].chosen
+    try:
+        return _same_name(issuer, cert.issuer)
+    except ValueError:
+        return False
+
+
+def sid_matches(sid: cms.SignerIdentifier, cert: x509.Certificate) -> bool:
+    """Whether a CMS SignerIdentifier (RFC 5652 §5.3) names ``cert``."""
+    if sid.name == "issuer_and_serial_number":
+        return issuer_serial_matches(sid.chosen, cert)
+    if sid.name == "subject_key_identifier":
+        return bool(cert.key_identifier == sid.chosen.native)
+    return False
+
+
+def ess_certid_matches(cert: x509.Certificate, certid: tsp.ESSCertID | tsp.ESSCertIDv2) -> bool:
+    """pyHanko's ``check_ess_certid`` (RFC 2634 / RFC 5035 ESSCertID(v2): the certificate's
+    hash, then the optional issuer-serial) with :func:`issuer_serial_matches`."""
+    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+    if isinstance(certid, tsp.ESSCertID):
+        hash_algo = "sha1"
+    else:
+        hash_algo = certid["hash_algorithm"]["algorithm"].native
+    md = hashes.Hash(get_pyca_cryptography_hash(hash_algo))
+    md.update(cert.dump())
+    actual = md.finalize()
+    if actual != certid["cert_hash"].native:
+        return False
+    expected = certid["issuer_serial"]
+    return not expected or issuer_serial_matches(expected, cert)
 
 
 def key_size(public_key: keys.PublicKeyInfo) -> tuple[str, int] | None:

@@ -266,8 +266,20 @@ def _offline(
     )
 
 
-@functools.lru_cache(maxsize=512)
+_MEMO_MAX_BYTES = 64 * 1024
+"""Responses up to this size are memoised (real ones are 1-10 kB); a larger one is parsed each
+time, so that the memo holds at most 512 x 64 KiB however large the input's responses are."""
+
+
 def _load_basic(der: bytes) -> ocsp.BasicOCSPResponse:
+    """:func:`_load_basic_memo`, memoised only for responses of a sensible size."""
+    if len(der) <= _MEMO_MAX_BYTES:
+        return _load_basic_memo(der)
+    return _load_basic_memo.__wrapped__(der)
+
+
+@functools.lru_cache(maxsize=512)
+def _load_basic_memo(der: bytes) -> ocsp.BasicOCSPResponse:
     """Steps 1-2: responseStatus and responseType; raises :class:`_Rejected`.
 
     Memoised by content (a bounded LRU, thread-safe): one response is checked against every

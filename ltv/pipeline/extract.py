@@ -18,6 +18,7 @@ signature, present and broken, and the report counts it as failing (never silent
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -256,15 +257,23 @@ def _read_cms_evidence(
                     index.add("ocsp", resp.dump(), "cms", revision)
 
 
-def _ocsp_certs(der: bytes) -> list[bytes]:
-    from asn1crypto import ocsp
+def _ocsp_certs(der: bytes) -> tuple[bytes, ...]:
+    """The certificates an OCSP response carries (memoised up to 64 KiB a response: an
+    archive staples the same responses into many files)."""
+    return _ocsp_certs_memo(der) if len(der) <= 64 * 1024 else _ocsp_certs_memo.__wrapped__(der)
+
+
+@functools.lru_cache(maxsize=256)
+def _ocsp_certs_memo(der: bytes) -> tuple[bytes, ...]:
+    from asn1crypto import core, ocsp
 
     try:
         resp = ocsp.OCSPResponse.load(der)
         basic = resp["response_bytes"]["response"].parsed
-        return [c.dump() for c in basic["certs"]] if basic["certs"].native else []
+        certs = basic["certs"]
+        return () if isinstance(certs, core.Void) else tuple(c.dump() for c in certs)
     except Exception:
-        return []
+        return ()
 
 
 _UNSUPPORTED_SUBFILTERS = {
@@ -315,7 +324,8 @@ def extract(data: bytes | BinaryIO, limits: Limits | None = None) -> Extracted:
     from pyhanko.pdf_utils import generic, misc
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import enumerate_sig_fields
-    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+    from ltv.pipeline._embedded import EmbeddedSignature
 
     stream: BinaryIO = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
     stream.seek(0)
@@ -366,7 +376,7 @@ def extract(data: bytes | BinaryIO, limits: Limits | None = None) -> Extracted:
     for raw_name, _sig_obj, sig_field in fields:
         fq_name = pdf_text(raw_name)  # a /T that is a byte string is still a name
         try:
-            emb = EmbeddedPdfSignature(reader, sig_field, raw_name)
+            emb = EmbeddedSignature(reader, sig_field, raw_name)
             sig_type = emb.sig_object_type
             kind: Literal["signature", "document-timestamp"] = (
                 "document-timestamp" if sig_type == "/DocTimeStamp" else "signature"
