@@ -157,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "environment": environment(),
     }
     tables: list[str] = []
+    from benchmarks.common import compile_bytecode
+
+    compile_bytecode()  # start-up and worker processes load ltv as an installed package would
     if "verify" in sections:
         from benchmarks import verify_bench
 

@@ -149,9 +149,7 @@ def test_crafted_issuer_serials(case: str) -> None:
         names.append(x509.GeneralName("directory_name", issuer))
     if case == "uri":
         names = [x509.GeneralName("uniform_resource_identifier", "https://ca.ltv.test/")]
-    ess_issuer = tsp.IssuerSerial(
-        {"issuer": x509.GeneralNames(names), "serial_number": serial}
-    )
+    ess_issuer = tsp.IssuerSerial({"issuer": x509.GeneralNames(names), "serial_number": serial})
     assert issuer_serial_matches(ess_issuer, cert) == match_issuer_serial(ess_issuer, cert)
     for algo, good_hash in (
         ("sha256", hashlib.sha256(cert.dump()).digest()),
