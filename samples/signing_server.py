@@ -39,16 +39,27 @@ Configuration, by environment variables:
 ``LTV_CACHE``              SQLite file for the evidence cache (default: memory only)
 ``LTV_MAX_BYTES``          largest request body accepted (50 000 000)
 ``LTV_HOST``/``LTV_PORT``  where to listen (127.0.0.1:8080)
+``LTV_WORKERS``            worker processes sharing the port (1; signing is CPU-bound: one per
+                           core). Set ``LTV_CACHE`` with more than one, so that the workers
+                           share the evidence cache (a cold start may then fetch a certificate's
+                           evidence once per worker, never once per document)
 =========================  ==================================================================
 
 Key material and passphrases are never logged or returned: the configuration's ``repr`` omits
 the passphrase, errors are LtvError one-liners, and an unexpected exception answers a generic
 500. SIGTERM/SIGINT shut down gracefully: no new connections, requests in flight finish (up to
 ``LTV_GRACE`` seconds, 30), then the evidence cache is closed.
+
+With ``LTV_WORKERS`` > 1 the configuration (and the key, to check it) is read once, the port is
+bound once, and that many processes are forked, each building its own service (HTTP client,
+cache connection, threads: nothing crosses the fork but the configuration). The passphrase is
+never put back into an environment. The parent forwards SIGTERM/SIGINT to the workers and waits
+for them; a worker that dies stops the others (exit 1), so that a supervisor restarts the whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -105,6 +116,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8080
     grace: float = 30.0
+    workers: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -142,7 +154,16 @@ class Config:
             host=env.get("LTV_HOST", "127.0.0.1"),
             port=int(number("LTV_PORT", 8080)),
             grace=number("LTV_GRACE", 30.0),
+            workers=_workers(env.get("LTV_WORKERS")),
         )
+
+
+def _workers(value: str | None) -> int:
+    if value is None or value.strip() == "":
+        return 1
+    if not value.strip().isdigit() or not 1 <= int(value) <= 64:
+        raise UsageError(f"LTV_WORKERS={value!r} is not a number of processes from 1 to 64")
+    return int(value)
 
 
 def _status_of(err: LtvError) -> int:
@@ -322,6 +343,7 @@ class SigningService:
                 "levels": list(self.signers),
                 "default_level": self.default_level.value,
                 "now": iso(self.clock()),
+                "worker": os.getpid(),
                 "evidence": evidence,
                 "fetches": self.cache.fetches,
                 "refreshes": self.cache.refreshes,
@@ -354,6 +376,19 @@ def create_app(service: SigningService) -> Starlette:
     )
 
 
+def _uvicorn_config(service: SigningService) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        create_app(service),
+        host=service.config.host,
+        port=service.config.port,
+        timeout_graceful_shutdown=int(service.config.grace),
+        log_level="info",
+        access_log=False,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m samples.signing_server``: configure from the environment, serve."""
     import uvicorn
@@ -367,22 +402,81 @@ def main(argv: list[str] | None = None) -> int:
         print(f"signing_server: error: {err.diagnostics()}", file=sys.stderr)
         return 2
     _log.info(
-        "signing as %s at %s (levels %s); listening on %s:%d",
+        "signing as %s at %s (levels %s); listening on %s:%d%s",
         service.signers[service.default_level.value].subject,
         service.default_level.value,
         ", ".join(service.signers),
         config.host,
         config.port,
+        f" with {config.workers} workers" if config.workers > 1 else "",
     )
-    uvicorn.run(
-        create_app(service),
-        host=config.host,
-        port=config.port,
-        timeout_graceful_shutdown=int(config.grace),
-        log_level="info",
-        access_log=False,
-    )
+    if config.workers > 1:
+        service.close()  # it checked the configuration; each worker builds its own
+        return _serve_forked(config)
+    uvicorn.Server(_uvicorn_config(service)).run()
     return 0
+
+
+def _serve_forked(config: Config) -> int:
+    """Bind once, fork ``config.workers`` processes serving the one socket, supervise them."""
+    import signal
+    import socket
+
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as err:
+        print(f"signing_server: error: cannot listen on {config.host}:{config.port}: "
+              f"{err.strerror}", file=sys.stderr)  # fmt: skip
+        return 2
+    sock.listen(2048)
+    children: set[int] = set()
+    for _ in range(config.workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: its own service, uvicorn on the inherited socket
+            code = 0
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                import uvicorn
+
+                uvicorn.Server(_uvicorn_config(SigningService(config))).run(sockets=[sock])
+            except BaseException:
+                _log.exception("worker %d failed", os.getpid())
+                code = 1
+            finally:
+                os._exit(code)
+        children.add(pid)
+    sock.close()
+
+    stopping: int | None = None  # the signal that asked us to stop
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = signum
+        for child in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    while children:
+        try:
+            pid, wait_status = os.wait()
+        except ChildProcessError:
+            break
+        children.discard(pid)
+        code = os.waitstatus_to_exitcode(wait_status)
+        if stopping is None:  # a worker died on its own: stop the rest, let a supervisor restart
+            _log.error("worker %d exited (%d): stopping the others", pid, code)
+            forward(signal.SIGTERM, None)
+            status = 1
+        elif code not in (0, -stopping):  # uvicorn re-raises the signal once it has drained
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

@@ -347,3 +347,74 @@ def test_graceful_shutdown_finishes_requests_in_flight(
     assert not svc.thread.is_alive()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", svc.port), timeout=1)
+
+
+def test_forked_workers_share_the_port_and_the_cache_and_stop_together(
+    pki_server: PkiServer, tmp_path: Path
+) -> None:
+    """``LTV_WORKERS=2``: two processes answer on one port, the SQLite cache is shared (a cold
+    start fetches a certificate's evidence at most once per worker), every output verifies
+    offline, and SIGTERM stops parent and workers cleanly (exit 0, port closed)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {
+        **os.environ,
+        "LTV_SIGNER_P12": str(pki.SIGNER_GOOD_P12),
+        "LTV_SIGNER_PASSPHRASE": pki.P12_PASSPHRASE,
+        "LTV_TSA_URL": pki.TSA_URL,
+        "LTV_CHAIN": str(pki.TSA_ROOT_CERT),
+        "LTV_CONNECT_TO": ",".join(f"{k}:{a}:{p}" for k, (a, p) in pki_server.connect_to.items()),
+        "LTV_PORT": str(port),
+        "LTV_WORKERS": "2",
+        "LTV_CACHE": str(tmp_path / "evidence.sqlite"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "samples.signing_server"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        client = Service.__new__(Service)
+        client.port = port
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.request("GET", "/health", timeout=5)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the service did not start"
+                time.sleep(0.1)
+        outputs = client.sign_many(24)
+        assert verified_offline(outputs, datetime.now(UTC)) == {"TOTAL-PASSED B-LT"}
+        workers = {json.loads(client.request("GET", "/health")[2])["worker"] for _ in range(40)}
+        children = {
+            int(p.parent.name)
+            for p in Path("/proc").glob("[0-9]*/stat")
+            if p.exists() and p.read_text().rsplit(")", 1)[1].split()[1] == str(proc.pid)
+        }
+        assert len(children) == 2 and workers <= children and proc.pid not in workers
+        per_certificate = ocsp_by_responder(pki_server)
+        assert set(per_certificate) == {"interm", "root", "tsa-root"}
+        assert all(1 <= n <= 2 for n in per_certificate.values()), per_certificate
+        assert tsa_requests(pki_server) == 24
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+    assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
+    for child in children:
+        assert (
+            not Path(f"/proc/{child}").exists()
+            or "Z" in Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        )
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1)
