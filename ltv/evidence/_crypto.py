@@ -92,7 +92,7 @@ def _prepared(name: x509.Name) -> object:
     computed once per encoding: per RDN its size, its attribute types and their prepared values.
     Two names are equal under asn1crypto exactly when these are equal. Raises what the
     preparation raises on a value it cannot prepare."""
-    der = name.dump()
+    der = _encoding(name)
     key = _PREPARED.get(der)
     if key is None:
         key = tuple(
