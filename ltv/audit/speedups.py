@@ -1,4 +1,5 @@
-"""A faster, equivalent reader for PDF hex strings in pyHanko (what ``examine`` spends most on).
+"""Faster, equivalent readers for PDF hex strings, names and bare tokens in pyHanko (what
+``examine`` spends most on).
 
 pyHanko 0.38 reads a hex string (``<...>``) one token at a time: one ``read_non_whitespace``
 call, i.e. one ``stream.read(1)`` and a generator step, per hex digit. A signature's /Contents
@@ -14,8 +15,14 @@ pyHanko's own reader, so errors and corner cases are pyHanko's, byte for byte
 (``tests/unit/audit/test_speedups.py`` compares both on many generated inputs, then the audit
 tests compare every stored report with ``ltv verify``'s).
 
-:func:`install` patches ``pyhanko.pdf_utils.generic.read_hex_string_from_stream`` in the current
-process (idempotent). ``ltv audit`` workers and the ``ltv verify`` command call it;
+Names and bare tokens (``true``, numbers' neighbours, a name's body) are read by pyHanko one
+byte per generator step too: :func:`read_until_delimiter` matches the run of regular characters
+in one peek and seeks back exactly where pyHanko's loop stops, and :func:`decode_name` skips the
+per-byte escape decoding for names that have none; both hand anything else to pyHanko.
+
+:func:`install` patches ``read_hex_string_from_stream``, ``read_until_delimiter`` and
+``_decode_name`` in ``pyhanko.pdf_utils.generic`` in the current process (idempotent).
+``ltv audit`` workers and the ``ltv verify`` command call it;
 ``LTV_NO_SPEEDUPS=1`` turns it off.
 """
 
@@ -23,14 +30,36 @@ from __future__ import annotations
 
 import binascii
 import os
+import re
 from typing import Any
 
-__all__ = ["install", "installed", "read_hex_string_from_stream"]
+__all__ = [
+    "decode_name",
+    "install",
+    "installed",
+    "read_hex_string_from_stream",
+    "read_until_delimiter",
+]
 
 _WHITESPACE = b" \n\r\t\f\x00"  # pyhanko.pdf_utils.misc.PDF_WHITESPACE
+_DELIMITERS = b"()<>[]{}/%"  # pyhanko.pdf_utils.misc.PDF_DELIMITERS
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _CHUNK = 1 << 16
 _original: Any = None
+_original_until_delimiter: Any = None
+_original_decode_name: Any = None
+
+_REGULAR = re.compile(
+    b"[^" + b"".join(re.escape(bytes((c,))) for c in _WHITESPACE + _DELIMITERS) + b"]*"
+)
+"""A run of regular characters (ISO 32000-1 §7.2.2: neither white-space nor delimiter)."""
+_TOKEN_PEEK = 256
+_PLAIN_NAME = re.compile(
+    b"[" + b"".join(
+        re.escape(bytes((c,))) for c in range(0x21, 0x7F) if c not in _DELIMITERS + b"#"
+    ) + b"]*"
+)  # fmt: skip
+"""A name body that needs no decoding: printable ASCII, no delimiter, no ``#`` escape."""
 
 
 def read_hex_string_from_stream(stream: Any) -> Any:
@@ -59,25 +88,64 @@ def read_hex_string_from_stream(stream: Any) -> Any:
     return generic.pdf_string(binascii.unhexlify(digits))
 
 
+def read_until_delimiter(stream: Any) -> bytes:
+    """pyHanko's ``misc.read_until_delimiter`` (the bytes up to the next white-space or
+    delimiter, the stream left *at* that character, or at the end), one ``read`` instead of
+    one per byte. A token longer than the peek goes to pyHanko's own loop."""
+    start = stream.tell()
+    chunk = stream.read(_TOKEN_PEEK)
+    match = _REGULAR.match(chunk)
+    end = match.end() if match else 0
+    if end < len(chunk):  # stopped at a delimiter: leave the stream on it
+        stream.seek(start + end)
+        return bytes(chunk[:end])
+    if len(chunk) < _TOKEN_PEEK:  # the stream ended inside the token: stay at the end
+        return bytes(chunk)
+    stream.seek(start)
+    return bytes(_original_until_delimiter(stream))
+
+
+def decode_name(name_bytes: bytes) -> Any:
+    """pyHanko's ``generic._decode_name`` for the common case — a name of printable ASCII
+    without escapes, whose decoding is the identity; anything else is pyHanko's."""
+    if _PLAIN_NAME.fullmatch(name_bytes):
+        from pyhanko.pdf_utils import generic
+
+        return generic.NameObject("/" + name_bytes.decode("ascii"))
+    return _original_decode_name(name_bytes)
+
+
 def _fallback(stream: Any, start: int) -> Any:
     stream.seek(start)
     return _original(stream)
 
 
 def installed() -> bool:
-    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils import generic as _generic
 
-    return generic.read_hex_string_from_stream is read_hex_string_from_stream
+    generic: Any = _generic
+    return (
+        generic.read_hex_string_from_stream is read_hex_string_from_stream
+        and generic.read_until_delimiter is read_until_delimiter
+        and generic._decode_name is decode_name
+    )
 
 
 def install() -> bool:
     """Use the fast reader in this process; False when disabled (``LTV_NO_SPEEDUPS``)."""
-    global _original
+    global _original, _original_until_delimiter, _original_decode_name
     if os.environ.get("LTV_NO_SPEEDUPS"):
         return False
-    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils import generic as _generic
 
+    generic: Any = _generic
     if generic.read_hex_string_from_stream is not read_hex_string_from_stream:
         _original = generic.read_hex_string_from_stream
         generic.read_hex_string_from_stream = read_hex_string_from_stream
+    if generic.read_until_delimiter is not read_until_delimiter:
+        _original_until_delimiter = generic.read_until_delimiter
+        generic.read_until_delimiter = read_until_delimiter
+    if generic._decode_name is not decode_name:
+        _original_decode_name = generic._decode_name
+        generic._decode_name = decode_name
     return True

@@ -78,11 +78,68 @@ def test_same_facts_on_every_sample_and_corpus_file(original: Any, monkeypatch: 
         except InputError as err:
             return f"InputError: {err.message}"
 
+    fast_readers = {
+        "read_hex_string_from_stream": speedups.read_hex_string_from_stream,
+        "read_until_delimiter": speedups.read_until_delimiter,
+        "_decode_name": speedups.decode_name,
+    }
+    slow_readers = {
+        "read_hex_string_from_stream": original,
+        "read_until_delimiter": speedups._original_until_delimiter,
+        "_decode_name": speedups._original_decode_name,
+    }
     for path in files:
         fast = facts(path)
-        monkeypatch.setattr(generic, "read_hex_string_from_stream", original)
+        for name, fn in slow_readers.items():
+            monkeypatch.setattr(generic, name, fn)
         slow = facts(path)
-        monkeypatch.setattr(
-            generic, "read_hex_string_from_stream", speedups.read_hex_string_from_stream
-        )
+        for name, fn in fast_readers.items():
+            monkeypatch.setattr(generic, name, fn)
         assert fast == slow, path.name
+
+
+def _token_case(rng: random.Random) -> bytes:
+    regular = [b"a", b"Z", b"0", b"-", b"#", b"#20", b".", b"_", b"\x80", b"\xff", b"\x7f", b"\x01"]
+    stops = [b" ", b"\n", b"\r", b"\t", b"\x00", b"\x0c", b"/", b"(", b")", b"<", b">", b"[",
+             b"]", b"{", b"}", b"%"]  # fmt: skip
+    body = b"".join(rng.choice(regular) for _ in range(rng.randrange(0, 40)))
+    if rng.random() < 0.05:
+        body += b"x" * rng.choice([255, 256, 257, 600])  # around and past one peek
+    return body + (b"".join(rng.choice(stops) for _ in range(rng.randrange(0, 3))))
+
+
+def _until_outcome(reader: Any, data: bytes, offset: int) -> tuple[Any, ...]:
+    stream = io.BytesIO(data)
+    stream.seek(offset)
+    try:
+        value = reader(stream)
+    except Exception as err:
+        return ("error", type(err).__name__, str(err), stream.tell())
+    return ("ok", bytes(value), stream.tell())
+
+
+def test_tokens_and_names_as_pyhanko_reads_them(original: Any) -> None:
+    """``read_until_delimiter`` (result and position, at the start, middle and end of a stream)
+    and ``_decode_name`` (value, type, error) give pyHanko's answers on generated tokens."""
+    rng = random.Random(1958)  # noqa: S311 - reproducible test inputs
+    cases = [_token_case(rng) for _ in range(4000)]
+    cases += [b"", b"/", b"abc", b"abc/def", b"a" * 256, b"a" * 256 + b" ", b"#", b"#4", b"#41"]
+    outcomes = set()
+    for data in cases:
+        for offset in sorted({0, len(data) // 2, len(data)}):
+            fast = _until_outcome(speedups.read_until_delimiter, data, offset)
+            slow = _until_outcome(speedups._original_until_delimiter, data, offset)
+            assert fast == slow, (data[:80], offset)
+        body = data.split(b" ")[0]
+        fast_name = _name_outcome(speedups.decode_name, body)
+        assert fast_name == _name_outcome(speedups._original_decode_name, body), body[:80]
+        outcomes.add(fast_name[0])
+    assert outcomes == {"ok", "error"}
+
+
+def _name_outcome(decode: Any, body: bytes) -> tuple[Any, ...]:
+    try:
+        value = decode(body)
+    except Exception as err:
+        return ("error", type(err).__name__, str(err))
+    return ("ok", type(value).__name__, str(value))
