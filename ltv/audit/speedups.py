@@ -20,8 +20,13 @@ byte per generator step too: :func:`read_until_delimiter` matches the run of reg
 in one peek and seeks back exactly where pyHanko's loop stops, and :func:`decode_name` skips the
 per-byte escape decoding for names that have none; both hand anything else to pyHanko.
 
+RFC 4518 string preparation (asn1crypto, for RFC 5280 name comparison) is memoised by
+:func:`ldap_string_prep`: pyHanko's signing-certificate check compares a freshly parsed name with
+the certificate's on every signature.
+
 :func:`install` patches ``read_hex_string_from_stream``, ``read_until_delimiter`` and
-``_decode_name`` in ``pyhanko.pdf_utils.generic`` in the current process (idempotent).
+``_decode_name`` in ``pyhanko.pdf_utils.generic`` and ``NameTypeAndValue._ldap_string_prep`` in
+``asn1crypto.x509``, in the current process (idempotent).
 ``ltv audit`` workers and the ``ltv verify`` command call it;
 ``LTV_NO_SPEEDUPS=1`` turns it off.
 """
@@ -37,6 +42,7 @@ __all__ = [
     "decode_name",
     "install",
     "installed",
+    "ldap_string_prep",
     "read_hex_string_from_stream",
     "read_until_delimiter",
 ]
@@ -48,6 +54,8 @@ _CHUNK = 1 << 16
 _original: Any = None
 _original_until_delimiter: Any = None
 _original_decode_name: Any = None
+_original_ldap_prep: Any = None
+_PREPARED: dict[str, str] = {}
 
 _REGULAR = re.compile(
     b"[^" + b"".join(re.escape(bytes((c,))) for c in _WHITESPACE + _DELIMITERS) + b"]*"
@@ -115,12 +123,29 @@ def decode_name(name_bytes: bytes) -> Any:
     return _original_decode_name(name_bytes)
 
 
+def ldap_string_prep(self: Any, string: Any) -> Any:
+    """asn1crypto's ``NameTypeAndValue._ldap_string_prep`` (RFC 4518 preparation, a pure
+    function of the string), memoised: every name comparison prepares every attribute of both
+    names again, and pyHanko's signing-certificate check reloads its side each time. Short
+    strings only (at most 4,096 of up to 256 characters); errors are not remembered."""
+    if type(string) is str and len(string) <= 256:
+        prepared = _PREPARED.get(string)
+        if prepared is None:
+            prepared = _original_ldap_prep(self, string)
+            if len(_PREPARED) >= 4096:
+                _PREPARED.clear()
+            _PREPARED[string] = prepared
+        return prepared
+    return _original_ldap_prep(self, string)
+
+
 def _fallback(stream: Any, start: int) -> Any:
     stream.seek(start)
     return _original(stream)
 
 
 def installed() -> bool:
+    from asn1crypto import x509
     from pyhanko.pdf_utils import generic as _generic
 
     generic: Any = _generic
@@ -128,14 +153,16 @@ def installed() -> bool:
         generic.read_hex_string_from_stream is read_hex_string_from_stream
         and generic.read_until_delimiter is read_until_delimiter
         and generic._decode_name is decode_name
+        and x509.NameTypeAndValue._ldap_string_prep is ldap_string_prep
     )
 
 
 def install() -> bool:
     """Use the fast reader in this process; False when disabled (``LTV_NO_SPEEDUPS``)."""
-    global _original, _original_until_delimiter, _original_decode_name
+    global _original, _original_until_delimiter, _original_decode_name, _original_ldap_prep
     if os.environ.get("LTV_NO_SPEEDUPS"):
         return False
+    from asn1crypto import x509
     from pyhanko.pdf_utils import generic as _generic
 
     generic: Any = _generic
@@ -148,4 +175,7 @@ def install() -> bool:
     if generic._decode_name is not decode_name:
         _original_decode_name = generic._decode_name
         generic._decode_name = decode_name
+    if x509.NameTypeAndValue._ldap_string_prep is not ldap_string_prep:
+        _original_ldap_prep = x509.NameTypeAndValue._ldap_string_prep
+        x509.NameTypeAndValue._ldap_string_prep = ldap_string_prep
     return True

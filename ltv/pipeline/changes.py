@@ -36,6 +36,7 @@ attack; pyHanko's orphan rule would clear it).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -511,6 +512,21 @@ def _global_rules(rv: _Review) -> None:
     rv.notes.extend(c.warning() for c in dss_rule.changes)
 
 
+@functools.cache
+def _tagged_update_class() -> Any:
+    """pyHanko's ``FormUpdate`` with the name of the rule that made it (made once: creating a
+    dataclass costs about a millisecond)."""
+    from pyhanko.sign.diff_analysis.form_rules_api import FormUpdate
+
+    @dataclasses.dataclass(frozen=True)
+    class Tagged(FormUpdate):
+        """A field rule's update, with the name of the rule that made it."""
+
+        rule: str = ""
+
+    return Tagged
+
+
 def _form_rules(rv: _Review) -> None:
     """pyHanko's form rules, each field rule on its own and each field on its own."""
     from pyhanko.pdf_utils import misc
@@ -519,7 +535,7 @@ def _form_rules(rv: _Review) -> None:
         ModificationLevel,
         SuspiciousModification,
     )
-    from pyhanko.sign.diff_analysis.form_rules_api import FieldMDPRule, FormUpdate
+    from pyhanko.sign.diff_analysis.form_rules_api import FieldMDPRule
 
     from ltv.pipeline.diff_policy import ltv_diff_policy
 
@@ -547,11 +563,7 @@ def _form_rules(rv: _Review) -> None:
                 except SuspiciousModification as err:
                     rv.note("other", f"field {fq_name!r}: {_msg(err)}", key="form")
 
-    @dataclasses.dataclass(frozen=True)
-    class Tagged(FormUpdate):
-        """A field rule's update, with the name of the rule that made it."""
-
-        rule: str = ""
+    Tagged = _tagged_update_class()
 
     def _tag(updates: Iterable[Any], inner: Any) -> Iterator[Any]:
         for level, update in updates:

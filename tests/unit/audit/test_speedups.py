@@ -143,3 +143,46 @@ def _name_outcome(decode: Any, body: bytes) -> tuple[Any, ...]:
     except Exception as err:
         return ("error", type(err).__name__, str(err))
     return ("ok", type(value).__name__, str(value))
+
+
+def test_memoised_string_preparation_is_asn1cryptos(original: Any) -> None:
+    """``_ldap_string_prep`` memoised: the same prepared strings and the same errors, asked
+    twice (the second time from the memo), on generated and corpus strings."""
+    from asn1crypto import x509
+
+    ntv = x509.Name.build({"common_name": "x"}).chosen[0][0]
+    rng = random.Random(4518)  # noqa: S311 - reproducible test inputs
+    pieces = ["a", "Z", " ", "  ", "\t", "\u00ad", "\u200b", "\u00a0", "é", "e\u0301",
+              "ﬁ", "\u05d0", "\u0627", "1", "\ue000", "\ufffd", "\ufffe", "\u0000", "ß",
+              "İ"]  # fmt: skip
+    strings = [
+        "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12))) for _ in range(3000)
+    ]
+    strings += ["x" * 300, ""]
+    if CORPUS.is_dir():
+        from asn1crypto import pem
+
+        for path in sorted(CORPUS.glob("**/*.cer")) + sorted(CORPUS.glob("**/*.crt")):
+            try:
+                der = path.read_bytes()
+                if pem.detect(der):
+                    der = pem.unarmor(der)[2]
+                cert = x509.Certificate.load(der)
+                for rdn in cert.subject.chosen:
+                    strings += [str(atv["value"].native) for atv in rdn]
+            except Exception:  # noqa: S112 - not a certificate: nothing to compare
+                continue
+
+    def outcome(fn: Any, text: str) -> tuple[str, str]:
+        try:
+            return ("ok", fn(ntv, text))
+        except ValueError as err:
+            return ("error", str(err))
+
+    kinds = set()
+    for text in strings:
+        slow = outcome(speedups._original_ldap_prep, text)
+        assert outcome(speedups.ldap_string_prep, text) == slow, repr(text)
+        assert outcome(speedups.ldap_string_prep, text) == slow, repr(text)  # memoised
+        kinds.add(slow[0])
+    assert kinds == {"ok", "error"}
