@@ -63,6 +63,25 @@ def _readline(stream: Any, seconds: float) -> str:
     return str(stream.readline())
 
 
+def _release_reader(fifo: Path, proc: subprocess.Popen[str]) -> None:
+    """Open the FIFO's writing end so that a reader blocked in open() returns and sees the
+    interrupt — without blocking ourselves when ltv saw it before it reached the FIFO (then
+    there is no reader, and a blocking open would wait forever)."""
+    import errno
+
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as err:
+            if err.errno != errno.ENXIO:  # ENXIO: no reader (yet)
+                raise
+            time.sleep(0.05)
+            continue
+        os.close(fd)
+        return
+
+
 @pytest.mark.parametrize("to_file", [False, True])
 def test_reports_stream_and_ctrl_c_keeps_what_is_done(tmp_path: Path, to_file: bool) -> None:
     """The third 'file' is a FIFO nobody writes to: the first two reports must be out while
@@ -96,9 +115,7 @@ def test_reports_stream_and_ctrl_c_keeps_what_is_done(tmp_path: Path, to_file: b
             assert [first["file"]["path"], second["file"]["path"]] == files[:2]
         assert proc.poll() is None  # still waiting for the third file
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
-        with open(fifo, "wb"):  # release the blocked open(); the interrupt is then seen
-            pass
+        _release_reader(fifo, proc)
         rest, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
