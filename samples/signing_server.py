@@ -163,6 +163,8 @@ def _workers(value: str | None) -> int:
         return 1
     if not value.strip().isdigit() or not 1 <= int(value) <= 64:
         raise UsageError(f"LTV_WORKERS={value!r} is not a number of processes from 1 to 64")
+    if int(value) > 1 and not hasattr(os, "fork"):
+        raise UsageError("LTV_WORKERS above 1 needs a system with fork()")
     return int(value)
 
 

@@ -418,3 +418,17 @@ def test_forked_workers_share_the_port_and_the_cache_and_stop_together(
         )
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1)
+
+
+@pytest.mark.parametrize(
+    ("value", "workers"), [(None, 1), ("", 1), ("1", 1), ("2", 2), ("0", None), ("x", None)]
+)
+def test_workers_setting(value: str | None, workers: int | None) -> None:
+    from ltv.errors import UsageError
+
+    env = {} if value is None else {"LTV_WORKERS": value}
+    if workers is None:
+        with pytest.raises(UsageError, match="LTV_WORKERS"):
+            Config.from_env(env)
+    else:
+        assert Config.from_env(env).workers == workers
