@@ -24,6 +24,7 @@ __all__ = [
     "Indication",
     "IntegrityReport",
     "Level",
+    "ModificationClass",
     "ModificationEntry",
     "Modifications",
     "NetworkReport",
@@ -319,22 +320,26 @@ class IntegrityReport:
         }
 
 
+ModificationClass = Literal[
+    "none",
+    "dss",
+    "timestamp",
+    "signature",
+    "form-fill",
+    "annotation",
+    "metadata",
+    "structural",
+    "other",
+]
+"""The classes of change after a signed revision, in the order reports list them."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModificationEntry:
     """One class of change in one revision after the signed one (docs/decisions.md,
     "Modification analysis")."""
 
-    cls: Literal[
-        "none",
-        "dss",
-        "timestamp",
-        "signature",
-        "form-fill",
-        "annotation",
-        "metadata",
-        "structural",
-        "other",
-    ]
+    cls: ModificationClass
     revision: int
     """The revision that shows the change (0-based, as ``SignatureReport.revision``)."""
     allowed: bool

@@ -37,7 +37,7 @@ from ltv.report import SubIndication
 if TYPE_CHECKING:
     from asn1crypto import cms, x509
 
-__all__ = ["TokenCheck", "check_token", "digest"]
+__all__ = ["TokenBinding", "TokenCheck", "check_token", "digest"]
 
 
 def digest(algorithm: str, data: bytes) -> bytes:
@@ -55,8 +55,32 @@ def digest(algorithm: str, data: bytes) -> bytes:
     return md.finalize()
 
 
+class TokenBinding:
+    """What binds a token (trust aside), for :class:`TokenCheck` and its plain-data copy
+    (``ltv.pipeline.facts.TokenFacts``): one definition of ``bound``."""
+
+    gen_time: datetime | None
+    tsa_cert: object | None
+    imprint_ok: bool
+    digest_ok: bool
+    signer_identified: bool
+    signature_ok: bool
+
+    @property
+    def bound(self) -> bool:
+        """Content, TSA certificate, signature and imprint all tie together."""
+        return (
+            self.gen_time is not None
+            and self.tsa_cert is not None
+            and self.imprint_ok
+            and self.digest_ok
+            and self.signer_identified
+            and self.signature_ok
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
-class TokenCheck:
+class TokenCheck(TokenBinding):
     """What one token proves, independent of time and trust (see the module docstring)."""
 
     gen_time: datetime | None
@@ -74,18 +98,6 @@ class TokenCheck:
     problems: tuple[str, ...] = ()
     failure: SubIndication | None = None
     """The ETSI subindication of the first failed check (None when ``bound``)."""
-
-    @property
-    def bound(self) -> bool:
-        """Content, TSA certificate, signature and imprint all tie together."""
-        return (
-            self.gen_time is not None
-            and self.tsa_cert is not None
-            and self.imprint_ok
-            and self.digest_ok
-            and self.signer_identified
-            and self.signature_ok
-        )
 
 
 def _signing_cert_ids(signed_attrs: cms.CMSAttributes) -> list[object]:

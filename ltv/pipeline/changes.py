@@ -40,7 +40,9 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+
+from ltv.report import ModificationClass
 
 __all__ = [
     "CLASS_ORDER",
@@ -50,29 +52,7 @@ __all__ = [
     "classify",
 ]
 
-ModificationClass = Literal[
-    "none",
-    "dss",
-    "timestamp",
-    "signature",
-    "form-fill",
-    "annotation",
-    "metadata",
-    "structural",
-    "other",
-]
-
-CLASS_ORDER: tuple[ModificationClass, ...] = (
-    "none",
-    "dss",
-    "timestamp",
-    "signature",
-    "form-fill",
-    "annotation",
-    "metadata",
-    "structural",
-    "other",
-)
+CLASS_ORDER: tuple[ModificationClass, ...] = get_args(ModificationClass)
 
 _MAX_DETAILS = 12
 """Details kept per class and revision (the rest is counted)."""

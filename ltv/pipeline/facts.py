@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from ltv.report import SubIndication
+from ltv.tst import TokenBinding
 
 if TYPE_CHECKING:
     from ltv.pipeline.extract import EvidenceItem
@@ -29,7 +30,7 @@ older version is re-examined, never re-used)."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class TokenFacts:
+class TokenFacts(TokenBinding):
     """An RFC 3161 token and what binds it (``ltv.tst.check_token``), as plain data."""
 
     gen_time: datetime | None
@@ -59,18 +60,6 @@ class TokenFacts:
             digest_algorithm=check.digest_algorithm,
             problems=check.problems,
             failure=check.failure,
-        )
-
-    @property
-    def bound(self) -> bool:
-        """Content, TSA certificate, signature and imprint tie together (trust aside)."""
-        return (
-            self.gen_time is not None
-            and self.tsa_cert is not None
-            and self.imprint_ok
-            and self.digest_ok
-            and self.signer_identified
-            and self.signature_ok
         )
 
 
