@@ -19,26 +19,11 @@ from ltv.errors import UsageError
 from samples import pki
 from samples.make_samples import make_unsigned_pdf
 from samples.pki.server import PkiServer
+from tests.cli_in_process import run_cli as run
 
 PASS_ENV = "LTV_TEST_P12_PASS"  # noqa: S105 - the *name* of an env var
 TRUST = ["--trust", str(pki.ROOT_CERT), "--trust", str(pki.TSA_ROOT_CERT)]
 """What extend verifies against first."""
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from ltv.cli import main
-
-    old = sys.argv
-    sys.argv = ["ltv", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

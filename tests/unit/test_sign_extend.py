@@ -4,7 +4,6 @@ elsewhere), ``--at``; through the real CLI entry point and the library."""
 from __future__ import annotations
 
 import io
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,28 +18,13 @@ from ltv.verify import Verifier
 from samples import pki
 from samples.make_samples import SAMPLES_DIR, make_unsigned_pdf
 from samples.pki.server import PkiServer
+from tests.cli_in_process import run_cli
 
 UNSIGNED = make_unsigned_pdf()
 TRUST = ["--trust", str(pki.ROOT_CERT), "--trust", str(pki.TSA_ROOT_CERT)]
 POLICY = ValidationPolicy(
     trust=TrustStore.from_file(pki.ROOT_CERT), tsa_trust=TrustStore.from_file(pki.TSA_ROOT_CERT)
 )
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from ltv.cli import main
-
-    old = sys.argv
-    sys.argv = ["ltv", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def net(server: PkiServer) -> list[str]:

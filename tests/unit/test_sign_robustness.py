@@ -29,6 +29,7 @@ from ltv.sign import PadesLevel, Signer, SigningPolicy
 from samples import pki
 from samples.make_samples import make_unsigned_pdf
 from samples.pki.server import PkiServer
+from tests.cli_in_process import run_cli
 
 UNSIGNED = make_unsigned_pdf()
 PASS_ENV = "LTV_TEST_P12_PASS"  # noqa: S105 - the *name* of an env var
@@ -110,22 +111,6 @@ def proxy(pki_server: PkiServer) -> Iterator[Proxy]:
     p = Proxy(pki_server)
     yield p
     p.close()
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from ltv.cli import main
-
-    old = sys.argv
-    sys.argv = ["ltv", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def sign_args(src: Path, out: Path, level: str, label: str = "signer-good") -> list[str]:
