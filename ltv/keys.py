@@ -123,7 +123,26 @@ def lenient_validator() -> Any:
 
 def key_facts(spki: keys.PublicKeyInfo) -> KeyFacts:
     """Algorithm and size of a key, never raising (asn1crypto's ``bit_size`` raises assorted
-    errors on odd keys: a negative modulus, unknown curves...)."""
+    errors on odd keys: a negative modulus, unknown curves...). Memoised by the key's DER
+    (the same few keys are asked about for every signature of an archive)."""
+    try:
+        der = spki.dump()
+    except Exception:
+        return _key_facts(spki)
+    found = _KEY_FACTS.get(der)
+    if found is None:
+        found = _key_facts(spki)
+        if len(der) <= 4096:  # real keys; the memo stays small whatever the input holds
+            if len(_KEY_FACTS) >= 1024:
+                _KEY_FACTS.clear()
+            _KEY_FACTS[der] = found
+    return found
+
+
+_KEY_FACTS: dict[bytes, KeyFacts] = {}
+
+
+def _key_facts(spki: keys.PublicKeyInfo) -> KeyFacts:
     try:
         algorithm = str(spki["algorithm"]["algorithm"].native)
     except (ValueError, TypeError, KeyError):

@@ -12,6 +12,7 @@ ETSI spells them, except that the main indications use the hyphenated form of DE
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, assert_never
@@ -170,6 +171,13 @@ def rfc3339(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         raise ValueError("naive datetime in a report")
+    return _rfc3339(moment)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3339(moment: datetime) -> str:
+    # memoised: a report names the same few certificate validity dates again and again
+    # (equal aware datetimes hash alike whatever their offset, and give the same text)
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 

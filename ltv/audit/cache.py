@@ -19,7 +19,10 @@ every use:
   RFC 5280 §6.1.3 (a)(2) check; the trust anchor's window is included, which is stricter than
   needed). So a success is cached as (path, window) and re-used for any T inside the window —
   and only for a document that carries the path's certificates itself, so that a document is
-  never judged with a chain it could not have built alone. Failures are never cached.
+  never judged with a chain it could not have built alone. A failure holds for nothing wider
+  than its inputs: it is kept in memory (never stored) for exactly the same leaf, anchors,
+  purpose, moment and certificates on offer, in the same order — what every document of an
+  archive asks again when, say, a TSA chain has expired by the time of judgement.
 - :meth:`JudgementCache.per_certificate`: pure functions of one certificate (its plain
   description in a report), once per certificate object.
 
@@ -96,6 +99,7 @@ OUTCOMES = 8192
 RESPONDERS = 4096
 CRL_INDEXES = 32
 CHAINS = 4096
+CHAIN_FAILURES = 1024
 
 
 class Lru(Generic[K, V]):
@@ -196,9 +200,11 @@ class OutcomeCache:
         crl_indexes: int = CRL_INDEXES,
         digests: CertDigests | None = None,
         backing: Backing | None = None,
+        load: Callable[[bytes], x509.Certificate] | None = None,
     ) -> None:
         self.digest = digests or CertDigests()
         self.backing = backing
+        self._load = load
         self.outcomes: Lru[OutcomeKey, RevocationOutcome] = Lru(size)
         self.crls: Lru[bytes, CrlIndex] = Lru(crl_indexes)
         self.responders: Lru[bytes, tuple[x509.Certificate | None]] = Lru(RESPONDERS)
@@ -264,11 +270,18 @@ class OutcomeCache:
         return self.ocsp(der, cert, issuer) if kind == "ocsp" else self.crl(der, cert, issuer)
 
     def responder(self, der: bytes) -> x509.Certificate | None:
-        """``ltv.pipeline.revocation.responder_certificate`` of an OCSP response, once."""
+        """``ltv.pipeline.revocation.responder_certificate`` of an OCSP response, once; the
+        same object as the certificate cache's for the same DER (so that what is memoised per
+        certificate object is found again, whichever response carried it)."""
         from ltv.pipeline.revocation import responder_certificate
 
-        found = self.responders.get_or_make(_digest(der), lambda: (responder_certificate(der),))
-        return found[0]
+        def find() -> tuple[x509.Certificate | None]:
+            cert = responder_certificate(der)
+            if cert is not None and self._load is not None:
+                cert = self._load(cert.dump())
+            return (cert,)
+
+        return self.responders.get_or_make(_digest(der), find)[0]
 
 
 @dataclass(frozen=True)
@@ -292,6 +305,7 @@ def _window(path: Sequence[x509.Certificate]) -> tuple[datetime, datetime]:
 
 
 _AnchorKey = tuple[tuple["x509.Certificate", ...], bytes, frozenset[bytes]]
+_FailureKey = tuple[bytes, bytes, str, datetime, tuple[bytes, ...]]
 
 
 class ChainCache:
@@ -312,6 +326,7 @@ class ChainCache:
         self.fresh: list[tuple[ChainKey, StoredChain]] = []
         self._lock = threading.Lock()
         self._anchor_keys: Lru[tuple[int, ...], _AnchorKey] = Lru(64)
+        self.failures: Lru[_FailureKey, ChainResult] = Lru(CHAIN_FAILURES)
 
     def _anchors(self, anchors: Sequence[x509.Certificate]) -> tuple[bytes, frozenset[bytes]]:
         # Keyed by object identity (a judgement passes the same anchor objects every time, see
@@ -340,20 +355,28 @@ class ChainCache:
         purpose: str,
     ) -> ChainResult | None:
         """The cached path when ``moment`` lies inside its window and the document carries its
-        intermediate certificates; else None (validate, then :meth:`store`)."""
+        intermediate certificates, or the failure met with exactly these inputs; else None
+        (validate, then :meth:`store`)."""
         fingerprint, anchor_digests = self._anchors(anchors)
         key = (self.digest(cert), fingerprint, purpose)
         cached = self.paths.get(key) or self._stored(key)
-        if cached is None:
-            return None
-        if not cached.not_before <= moment <= cached.not_after:
+        if cached is not None and not cached.not_before <= moment <= cached.not_after:
             self.paths.unhit()
-            return None
-        if cached.needs:
+            cached = None
+        if cached is not None and cached.needs:
             available = anchor_digests | {self.digest(c) for c in other_certs}
             if not cached.needs <= available:
                 self.paths.unhit()
+                cached = None
+        if cached is None:
+            if not len(self.failures):
                 return None
+            failed = self.failures.get((*key, moment, tuple(self.digest(c) for c in other_certs)))
+            if failed is None or not failed.path:
+                return failed
+            from dataclasses import replace
+
+            return replace(failed, path=(cert, *failed.path[1:]))  # this document's leaf
         from ltv.pipeline.chain import ChainResult
 
         return ChainResult(
@@ -391,13 +414,19 @@ class ChainCache:
         cert: x509.Certificate,
         *,
         anchors: Sequence[x509.Certificate],
+        other_certs: Sequence[x509.Certificate],
+        moment: datetime,
         purpose: str,
         result: ChainResult,
     ) -> None:
-        """Remember a successful validation (failures are never stored)."""
-        if result.problem is not None or not result.path:
-            return
+        """Remember a validation: a success with its window (and for the store), a failure in
+        memory for exactly these inputs (``moment``, ``other_certs``)."""
         fingerprint, _ = self._anchors(anchors)
+        if result.problem is not None or not result.path:
+            leaf = self.digest(cert)
+            offered = tuple(self.digest(c) for c in other_certs)
+            self.failures.put((leaf, fingerprint, purpose, moment, offered), result)
+            return
         start, end = _window(result.path)
         below_anchor = result.path[1:-1] if result.anchor_included else result.path[1:]
         key = (self.digest(cert), fingerprint, purpose)
@@ -428,7 +457,9 @@ class JudgementCache:
     def __init__(self, backing: Backing | None = None) -> None:
         self.digest = CertDigests()
         self.certificates = BoundedCertificateCache()
-        self.outcomes = OutcomeCache(digests=self.digest, backing=backing)
+        self.outcomes = OutcomeCache(
+            digests=self.digest, backing=backing, load=self.certificates.get
+        )
         self.chains = ChainCache(digests=self.digest, backing=backing, load=self.certificates.get)
         self._anchor_lists: Lru[tuple[bytes, ...], list[x509.Certificate]] = Lru(16)
         self._memo: dict[str, weakref.WeakKeyDictionary[x509.Certificate, object]] = {}
@@ -473,4 +504,5 @@ class JudgementCache:
             "OCSP responders": self.outcomes.responders.stats(),
             "parsed CRLs": self.outcomes.crls.stats(),
             "chains": {**self.chains.paths.stats(), "stored": self.chains.stored_hits},
+            "chain failures": self.chains.failures.stats(),
         }

@@ -63,6 +63,9 @@ EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 BATCH_COST = 8.0
 """Work per batch, in 'examinations' (a judgement from stored facts costs about 1/20)."""
 BATCH_BYTES = 16 * 1024 * 1024
+BATCH_ITEMS = 48
+"""At most this many files a batch: judgements from stored facts are cheap, and a few large
+batches would leave a worker idle at the end of the run."""
 JUDGE_COST = 0.05
 
 
@@ -372,7 +375,29 @@ def _pool_worker_init(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     _worker_state()
-    import ltv.pipeline.run  # noqa: F401  # (the parser's modules load on the first examine)
+    # What every batch needs, loaded while the parent walks the archive (the pool starts
+    # first): the pipeline, and pyHanko's path validation (its package pulls in the signers
+    # and aiohttp, ~0.5 s) — otherwise paid in the middle of the first batch.
+    from multiprocessing import util
+
+    import pyhanko.sign.validation.generic_cms  # noqa: F401
+
+    import ltv.pipeline.run  # noqa: F401
+
+    # A worker's last act after the pool tells it to stop: leave without tearing down its heap
+    # object by object (~0.1 s the parent would wait for). Its results are sent by then, its
+    # store connection is read-only, and it holds no other resource.
+    util.Finalize(None, _leave, exitpriority=-1000)
+
+
+def _leave() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _warm() -> None:
+    """A no-op task: submitting one per worker starts them all at once."""
 
 
 # -- executors ----------------------------------------------------------------------------------
@@ -434,6 +459,8 @@ class _PoolExecutor(_Executor):
             initializer=_pool_worker_init,
             initargs=(os.getpid(),),
         )
+        for _ in range(jobs):  # start every worker now, not at the first batches
+            self.pool.submit(_warm)
 
     def submit(self, config: AuditConfig, items: list[WorkItem]) -> Future[BatchResult]:
         return self.pool.submit(process_batch, config, items)
@@ -648,11 +675,18 @@ def _batches(items: Iterator[tuple[WorkItem, float]]) -> Iterator[list[WorkItem]
         batch.append(item)
         cost += item_cost
         size += len(item.data or b"") + len(item.facts or "")
-        if cost >= BATCH_COST or size >= BATCH_BYTES:
+        if cost >= BATCH_COST or size >= BATCH_BYTES or len(batch) >= BATCH_ITEMS:
             yield batch
             batch, cost, size = [], 0.0, 0
     if batch:
         yield batch
+
+
+def start_workers(jobs: int, dask: str | None = None, timeout: float = 10.0) -> _Executor:
+    """The workers of a run, started now (``--jobs`` processes importing what they need while
+    the caller walks the archive; or the Dask client). Give it to :func:`run_audit`, which
+    closes it; :meth:`_Executor.close` it yourself if the run does not start."""
+    return _executor(jobs, dask, timeout)
 
 
 def _executor(jobs: int, dask: str | None, timeout: float) -> _Executor:
@@ -674,6 +708,7 @@ def run_audit(
     progress: ProgressFn | None = None,
     reexamine: bool = False,
     extra_stats: dict[str, Any] | None = None,
+    workers: _Executor | None = None,
 ) -> RunResult:
     """Audit ``entries`` into ``run``; :class:`Interrupted` on Ctrl-C (after committing).
 
@@ -696,7 +731,7 @@ def run_audit(
     interrupted = False
     if progress is not None:
         progress(already, total)
-    executor = _executor(jobs, dask, config.timeout)
+    executor = workers if workers is not None else _executor(jobs, dask, config.timeout)
     hard_stop = False
     try:
         with _SigintFlag() as sigint:

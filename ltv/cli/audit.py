@@ -246,114 +246,123 @@ def audit_command(
     moment = parse_time("--at", at) if at is not None else None
     now_given = parse_time("--as-of", as_of) if as_of is not None else None
     inputs = _read_inputs(paths)
+    from ltv.audit.runner import start_workers
 
-    from ltv.audit.walk import list_inputs
+    # The worker processes start (and import what they need) while this one walks the
+    # archive and opens the store; run_audit closes them, and so does a run that never starts.
+    pool = start_workers(workers) if not dask and workers > 1 else None
+    try:
+        from ltv.audit.walk import list_inputs
 
-    listing = list_inputs(inputs)  # a missing/unreadable PATH: usage error, exit 2
-    if not listing.entries:
-        raise UsageError(
-            f"nothing to audit: no PDF file or zip archive in {', '.join(inputs)}",
-            hint="audit files named *.pdf, directories holding them, or zip archives",
-        )
-    policy = build_policy(policy_file, online, trust, tsa_trust, trust_store)
-    _ = policy.signer_anchors  # no trust: exit 2 now, not after the walk
-
-    from ltv.output import check_output_path, same_file
-
-    outputs = {}
-    for option, value in (("--html", html), ("--json", json_out)):
-        if value is not None:
-            if same_file(value, db):
-                raise UsageError(f"{option} {value!r} is the --db file")
-            outputs[option] = check_output_path(value, inputs=inputs, force=force)
-
-    from ltv import __version__
-    from ltv.audit.store import AuditStore
-    from ltv.report import rfc3339
-    from ltv.verify import utc_now
-
-    config = {
-        "inputs": [os.path.abspath(p) for p in inputs],
-        "policy": _policy_config(policy),
-        "as_of": rfc3339(now_given),
-        "at": rfc3339(moment),
-    }
-    config_sha = _fingerprint(config)
-    with AuditStore(db) as store:
-        run = None if new_run else store.resumable(config_sha)
-        if run is not None:
-            now: datetime = parse_time("stored as-of", run.as_of)
-            done = len(store.done_paths(run.id))
-            typer.echo(
-                f"ltv: resuming run {run.id} of {db} ({done} of {len(listing.entries)} files "
-                f"done, judged as of {run.as_of})",
-                err=True,
+        listing = list_inputs(inputs)  # a missing/unreadable PATH: usage error, exit 2
+        if not listing.entries:
+            raise UsageError(
+                f"nothing to audit: no PDF file or zip archive in {', '.join(inputs)}",
+                hint="audit files named *.pdf, directories holding them, or zip archives",
             )
-        else:
-            now = now_given or utc_now()
-            run = store.begin_run(
-                as_of=rfc3339(now) or "",
-                at=rfc3339(moment),
-                policy=policy.name,
-                online=str(policy.online),
-                config_sha256=config_sha,
-                config=config,
-                ltv_version=__version__,
-            )
-        from ltv.audit.runner import AuditConfig, Interrupted, run_audit
-        from ltv.audit.store import producer
-        from ltv.cli._common import stderr_is_terminal
+        policy = build_policy(policy_file, online, trust, tsa_trust, trust_store)
+        _ = policy.signer_anchors  # no trust: exit 2 now, not after the walk
 
-        audit_config = AuditConfig(
-            policy=policy,
-            now=now,
-            at=moment,
-            connect_to=parse_connect_to(connect_to or []),
-            timeout=timeout,
-            # workers of this machine read what earlier runs checked; Dask ones cannot
-            store=None if (dask or reexamine) else str(os.path.abspath(db)),
-            made_by=producer(),
-        )
-        try:
-            with _Progress(terminal=stderr_is_terminal()) as progress:
-                result = run_audit(
-                    listing.entries,
-                    store,
-                    run,
-                    audit_config,
-                    jobs=workers,
-                    dask=dask,
-                    progress=progress,
-                    reexamine=reexamine,
-                    extra_stats={"skipped": listing.skipped, "problems": listing.problems},
+        from ltv.output import check_output_path, same_file
+
+        outputs = {}
+        for option, value in (("--html", html), ("--json", json_out)):
+            if value is not None:
+                if same_file(value, db):
+                    raise UsageError(f"{option} {value!r} is the --db file")
+                outputs[option] = check_output_path(value, inputs=inputs, force=force)
+
+        from ltv import __version__
+        from ltv.audit.store import AuditStore
+        from ltv.report import rfc3339
+        from ltv.verify import utc_now
+
+        config = {
+            "inputs": [os.path.abspath(p) for p in inputs],
+            "policy": _policy_config(policy),
+            "as_of": rfc3339(now_given),
+            "at": rfc3339(moment),
+        }
+        config_sha = _fingerprint(config)
+        with AuditStore(db) as store:
+            run = None if new_run else store.resumable(config_sha)
+            if run is not None:
+                now: datetime = parse_time("stored as-of", run.as_of)
+                done = len(store.done_paths(run.id))
+                typer.echo(
+                    f"ltv: resuming run {run.id} of {db} ({done} of {len(listing.entries)} files "
+                    f"done, judged as of {run.as_of})",
+                    err=True,
                 )
-        except Interrupted as stop:
-            typer.echo(
-                f"ltv: interrupted: {stop.done} of {stop.total} files committed in run "
-                f"{stop.run.id} of {db}; to resume, run the same ltv audit command again",
-                err=True,
+            else:
+                now = now_given or utc_now()
+                run = store.begin_run(
+                    as_of=rfc3339(now) or "",
+                    at=rfc3339(moment),
+                    policy=policy.name,
+                    online=str(policy.online),
+                    config_sha256=config_sha,
+                    config=config,
+                    ltv_version=__version__,
+                )
+            from ltv.audit.runner import AuditConfig, Interrupted, run_audit
+            from ltv.audit.store import producer
+            from ltv.cli._common import stderr_is_terminal
+
+            audit_config = AuditConfig(
+                policy=policy,
+                now=now,
+                at=moment,
+                connect_to=parse_connect_to(connect_to or []),
+                timeout=timeout,
+                # workers of this machine read what earlier runs checked; Dask ones cannot
+                store=None if (dask or reexamine) else str(os.path.abspath(db)),
+                made_by=producer(),
             )
-            raise typer.Exit(130) from None
-        except KeyboardInterrupt:
-            typer.echo(
-                f"ltv: interrupted: the files committed so far are in run {run.id} of {db}; "
-                "to resume, run the same ltv audit command again",
-                err=True,
-            )
-            raise typer.Exit(130) from None
+            try:
+                with _Progress(terminal=stderr_is_terminal()) as progress:
+                    result = run_audit(
+                        listing.entries,
+                        store,
+                        run,
+                        audit_config,
+                        jobs=workers,
+                        dask=dask,
+                        progress=progress,
+                        reexamine=reexamine,
+                        extra_stats={"skipped": listing.skipped, "problems": listing.problems},
+                        workers=pool,
+                    )
+            except Interrupted as stop:
+                typer.echo(
+                    f"ltv: interrupted: {stop.done} of {stop.total} files committed in run "
+                    f"{stop.run.id} of {db}; to resume, run the same ltv audit command again",
+                    err=True,
+                )
+                raise typer.Exit(130) from None
+            except KeyboardInterrupt:
+                typer.echo(
+                    f"ltv: interrupted: the files committed so far are in run {run.id} of {db}; "
+                    "to resume, run the same ltv audit command again",
+                    err=True,
+                )
+                raise typer.Exit(130) from None
 
-        from ltv.audit.summary import exit_code, render_text, summarize
+            from ltv.audit.summary import exit_code, render_text, summarize
 
-        summary = summarize(store, result.run)
-        for problem in listing.problems:
-            typer.echo(f"ltv: {problem}", err=True)
-        typer.echo(render_text(summary, db=db))
-        if "--json" in outputs:
-            import json
+            summary = summarize(store, result.run)
+            for problem in listing.problems:
+                typer.echo(f"ltv: {problem}", err=True)
+            typer.echo(render_text(summary, db=db))
+            if "--json" in outputs:
+                import json
 
-            _write(outputs["--json"], json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-        if "--html" in outputs:
-            from ltv.audit.html import render_page
+                _write(outputs["--json"], json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+            if "--html" in outputs:
+                from ltv.audit.html import render_page
 
-            _write(outputs["--html"], render_page(summary))
-    raise typer.Exit(exit_code(summary))
+                _write(outputs["--html"], render_page(summary))
+        raise typer.Exit(exit_code(summary))
+    finally:
+        if pool is not None:
+            pool.close(cancel=True)

@@ -69,6 +69,7 @@ __all__ = [
     "request_for_cert_id",
     "response_problem",
     "send_ocsp_request",
+    "single_response_serials",
 ]
 
 OCSP_REQUEST_TYPE = "application/ocsp-request"
@@ -379,6 +380,17 @@ def read_single_responses(der: bytes) -> list[SingleResponseInfo]:
     except _Rejected as exc:
         raise ValueError(f"not a usable OCSP response: {exc.detail}") from exc
     return [_single_info(s) for s in basic["tbs_response_data"]["responses"]]
+
+
+def single_response_serials(der: bytes) -> tuple[int, ...]:
+    """The serial numbers the SingleResponses of ``der`` speak about, sorted, each once; none
+    when it is not a successful, well-formed basic response (it then says nothing about any
+    certificate). A pre-filter: a response is still checked in full for a certificate whose
+    serial it names."""
+    try:
+        return tuple(sorted({s.cert_id.serial for s in read_single_responses(der)}))
+    except ValueError:
+        return ()
 
 
 def _select_single(

@@ -52,7 +52,8 @@ async def validate_chain(
     """Build and validate a path for ``cert`` at ``moment``; failures are data.
 
     ``cache`` (audit): a path validated before for this leaf, anchors and purpose, re-used when
-    ``moment`` lies inside its validity window (see ``ltv.audit.cache``)."""
+    ``moment`` lies inside its validity window; a failure met before with exactly the same
+    inputs (see ``ltv.audit.cache``)."""
     if cache is not None:  # audit: work done once per archive
         hit = cache.lookup(
             cert, anchors=anchors, other_certs=other_certs, moment=moment, purpose=purpose
@@ -106,19 +107,26 @@ async def validate_chain(
         except (AttributeError, LookupError):
             anchor_included = False
     if result.success_result is not None:
-        ok = ChainResult(path=path, anchor_included=anchor_included, problem=None)
-        if cache is not None:  # audit: successes only
-            cache.store(cert, anchors=anchors, purpose=purpose, result=ok)
-        return ok
-    sub = from_pyhanko(result.error_subindic) or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
-    reason = _explain(sub, cert, moment, result.error_time_horizon)
-    return ChainResult(
-        path=path,
-        anchor_included=anchor_included,
-        problem=sub,
-        reason=reason,
-        time_horizon=result.error_time_horizon,
-    )
+        done = ChainResult(path=path, anchor_included=anchor_included, problem=None)
+    else:
+        sub = from_pyhanko(result.error_subindic) or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+        done = ChainResult(
+            path=path,
+            anchor_included=anchor_included,
+            problem=sub,
+            reason=_explain(sub, cert, moment, result.error_time_horizon),
+            time_horizon=result.error_time_horizon,
+        )
+    if cache is not None:
+        cache.store(
+            cert,
+            anchors=anchors,
+            other_certs=other_certs,
+            moment=moment,
+            purpose=purpose,
+            result=done,
+        )
+    return done
 
 
 def _parses(cert: x509.Certificate) -> bool:

@@ -49,6 +49,11 @@ class EvidenceItem:
     sources: tuple[Source, ...] = ()
     revision: int | None = None
     """Earliest revision of the file that contains it (for the B-LTA coverage check)."""
+    serials: tuple[int, ...] | None = None
+    """OCSP: the serial numbers its SingleResponses speak about (none when it is not a
+    successful, well-formed basic response); a fact of the bytes, read once by
+    :class:`EvidenceIndex` so that judging it again (``ltv audit`` re-runs) never parses the
+    response for it. None: not read (then read when judged)."""
 
     @property
     def primary_source(self) -> Source:
@@ -120,7 +125,14 @@ class _EvidenceIndex:
         from dataclasses import replace
 
         key = hashlib.sha256(der).digest()
-        item = self.items.get(key) or EvidenceItem(kind=kind, der=der, revision=revision)
+        item = self.items.get(key)
+        if item is None:
+            serials: tuple[int, ...] | None = None
+            if kind == "ocsp":
+                from ltv.evidence.ocsp import single_response_serials
+
+                serials = single_response_serials(der)
+            item = EvidenceItem(kind=kind, der=der, revision=revision, serials=serials)
         if source not in item.sources:
             item = replace(item, sources=(*item.sources, source))
         if revision is not None and (item.revision is None or revision < item.revision):

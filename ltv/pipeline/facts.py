@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FACTS_VERSION", "DocumentFacts", "SignatureFacts", "TokenFacts"]
 
-FACTS_VERSION = 1
+FACTS_VERSION = 2
 """Bumped whenever the facts of the same bytes would come out different (a stored fact of an
 older version is re-examined, never re-used)."""
 

@@ -88,7 +88,6 @@ class RevocationContext:
     """audit: evidence checks shared by every document of an archive (ltv.audit.cache)."""
     _fetched: dict[tuple[bytes, bytes], list[RevocationOutcome]] = field(default_factory=dict)
     _crl_index: dict[int, Any] = field(default_factory=dict)
-    _ocsp_serials: dict[int, frozenset[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,13 +116,15 @@ def _embedded(
     cert: x509.Certificate, issuer: x509.Certificate, ctx: RevocationContext
 ) -> list[_Candidate]:
     from ltv.evidence.crl import CrlIndex, check_crl
-    from ltv.evidence.ocsp import check_ocsp_response
+    from ltv.evidence.ocsp import check_ocsp_response, single_response_serials
 
     found: list[_Candidate] = []
     shared = ctx.outcomes
     serial = cert.serial_number
     for i, item in enumerate(ctx.evidence):
-        if item.kind == "ocsp" and serial not in _ocsp_serials(ctx, i, item.der):
+        if item.kind == "ocsp" and serial not in (
+            item.serials if item.serials is not None else single_response_serials(item.der)
+        ):
             continue  # no SingleResponse for this serial: "no-matching-certid", irrelevant
         if shared is not None:  # audit: the same checks, done once per archive
             cached = shared.check(item.kind, item.der, cert, issuer)
@@ -144,21 +145,6 @@ def _embedded(
             continue
         found.append(_Candidate(outcome, item.primary_source, item.revision))
     return found
-
-
-def _ocsp_serials(ctx: RevocationContext, i: int, der: bytes) -> frozenset[int]:
-    """The serial numbers an embedded OCSP response speaks about, read once per verification
-    (a response is otherwise parsed again for every certificate of every chain)."""
-    from ltv.evidence.ocsp import read_single_responses
-
-    serials = ctx._ocsp_serials.get(i)
-    if serials is None:
-        try:
-            serials = frozenset(s.cert_id.serial for s in read_single_responses(der))
-        except ValueError:  # not a usable response: it says nothing about any certificate
-            serials = frozenset()
-        ctx._ocsp_serials[i] = serials
-    return serials
 
 
 def _fetch(

@@ -154,6 +154,20 @@ def test_chain_cache_window_and_certificates_the_document_carries() -> None:
     )
     failed = asyncio.run(chain(late, [interm]))
     assert failed.problem is not None
+    # a failure is kept for exactly its inputs: the same moment and certificates on offer
+    again = cache.lookup(leaf, anchors=[root], other_certs=[interm], moment=late, purpose="signer")
+    assert again is not None and (again.problem, again.reason) == (failed.problem, failed.reason)
+    assert [c.dump() for c in again.path] == [c.dump() for c in failed.path]
+    later = datetime(2041, 1, 1, tzinfo=UTC)
+    assert (
+        cache.lookup(leaf, anchors=[root], other_certs=[interm], moment=later, purpose="signer")
+        is None
+    )
+    assert cache.lookup(leaf, anchors=[root], other_certs=[], moment=late, purpose="signer") is None
+    assert (
+        cache.lookup(leaf, anchors=[root], other_certs=[interm], moment=late, purpose="tsa") is None
+    )
+    assert len(cache.paths) == 1 and [k for k, _ in cache.fresh] == [next(iter(cache.paths._data))]
     # a document that does not carry the intermediate cannot borrow the path
     assert cache.lookup(leaf, anchors=[root], other_certs=[], moment=t_ok, purpose="signer") is None
     assert asyncio.run(chain(t_ok, [])).problem is not None
@@ -176,3 +190,31 @@ def test_lru_is_bounded() -> None:
     lru.put(3, "c")
     assert lru.get(2) is None and lru.get(1) == "a" and lru.get(3) == "c"
     assert len(lru) == 2 and lru.stats()["misses"] == 1
+
+
+def test_ocsp_serials_are_a_fact_of_the_bytes(sample_facts: list[DocumentFacts]) -> None:
+    """``EvidenceItem.serials`` (read once by examine, stored with the facts) is what the
+    response says, and judging without it (read again when judged) gives the same reports."""
+    from dataclasses import replace
+
+    from ltv.evidence.ocsp import read_single_responses
+
+    seen = 0
+    for facts in sample_facts:
+        for item in facts.evidence:
+            if item.kind != "ocsp":
+                assert item.serials is None
+                continue
+            seen += 1
+            try:
+                expected = {s.cert_id.serial for s in read_single_responses(item.der)}
+            except ValueError:
+                expected = set()
+            assert item.serials == tuple(sorted(expected))
+    assert seen > 10
+    unread = [
+        replace(f, evidence=tuple(replace(e, serials=None) for e in f.evidence))
+        for f in sample_facts
+    ]
+    for now in TIMES[:2]:
+        assert _reports(unread, _policy(), now, None) == _reports(sample_facts, _policy(), now, None)
