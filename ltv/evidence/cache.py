@@ -345,6 +345,11 @@ class EvidenceCache:
                 if entry is None or self.usable(entry.record, at):
                     return result
                 continue  # the shared result was for another moment: ask again
+            # A fetch that ended between the lookup and the join has stored its answer: look
+            # again before fetching (else two fetches for one cold entry).
+            value = self._settle_if_stored(key, at, fut)
+            if value is not None:
+                return value
             return self._lead(key, fut, fetch, kind)
 
     def _lead(
@@ -392,7 +397,24 @@ class EvidenceCache:
                 if entry is None or self.usable(entry.record, at):
                     return result
                 continue
+            value = self._settle_if_stored(key, at, fut)
+            if value is not None:
+                return value
             return await asyncio.to_thread(self._lead, key, fut, fetch, kind)
+
+    def _settle_if_stored(
+        self, key: str, at: datetime, fut: concurrent.futures.Future[object]
+    ) -> V | None:
+        """As the new leader for *key*: the value a just-finished fetch stored in memory, if
+        usable at *at* (then shared with the followers and the flight closed), else None."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or not self.usable(entry.record, at):
+            return None
+        self._count(f"hit:{self._family(entry.record.kind)}")
+        fut.set_result(entry.value)
+        self._finish(key, fut)
+        return cast(V, entry.value)
 
     # -- background refresh --------------------------------------------------------------------
 

@@ -117,6 +117,53 @@ def test_refusals_are_shared_by_waiters_and_never_kept(pki_server: PkiServer) ->
     assert len(pki_server.log.matching(path_prefix="/ltv/ocsp/interm")) == 2
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_fetch_ending_between_a_lookup_and_the_join_is_not_repeated(mode: str) -> None:
+    """The race that made a cold worker fetch twice: caller B misses the entry, caller A's
+    fetch ends and is stored, then B asks to join a flight that no longer exists. B must take
+    A's stored answer, not fetch again."""
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    a_done = threading.Event()
+    calls: list[str] = []
+
+    class PausingCache(EvidenceCache):
+        def _lookup(self, key: str, at: datetime, revive: Any) -> Any:
+            found = super()._lookup(key, at, revive)
+            if threading.current_thread().name == "B" and found is None:
+                assert a_done.wait(5)  # A fetches and stores meanwhile
+            return found
+
+    cache = PausingCache()
+
+    def fetch() -> tuple[CachedEvidence, str]:
+        calls.append(threading.current_thread().name)
+        record = CachedEvidence(
+            key="k", kind="ocsp", subject="CN=X", serial="1", url=None, this_update=now,
+            next_update=now + timedelta(hours=1), fetched_at=now, der=b"x",
+        )  # fmt: skip
+        return record, "value"
+
+    results: dict[str, str] = {}
+
+    def ask() -> None:
+        name = threading.current_thread().name
+        if mode == "sync":
+            results[name] = cache.get("k", now, fetch, revive=lambda r: None)
+        else:
+            results[name] = asyncio.run(cache.aget("k", now, fetch, revive=lambda r: None))
+        if name == "A":
+            a_done.set()
+
+    b = threading.Thread(target=ask, name="B")
+    b.start()
+    a = threading.Thread(target=ask, name="A")
+    a.start()
+    a.join()
+    b.join()
+    assert results == {"A": "value", "B": "value"}
+    assert len(calls) == 1 and cache.fetches == 1
+
+
 def test_single_flight_across_threads_and_event_loops() -> None:
     """The cache alone: 40 concurrent callers (4 threads x 10 tasks) on a cold key, one fetch."""
     cache = EvidenceCache()
