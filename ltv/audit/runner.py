@@ -363,26 +363,36 @@ def process_batch(config: AuditConfig, items: Sequence[WorkItem]) -> BatchResult
     return asyncio.run(_process(config, items))
 
 
-def _watch_parent(parent: int) -> None:
-    """A pool worker whose parent died (SIGKILL) exits instead of lingering."""
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(1)
+def _watch_parent() -> None:
+    """A pool worker whose parent died (SIGKILL) exits instead of lingering: it waits on the
+    parent's sentinel, a pipe the parent holds (closed by the kernel when it dies)."""
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    parent.join()
+    os._exit(1)
 
 
-def _pool_worker_init(parent: int) -> None:
+WORKER_MODULES = ("ltv.audit.runner", "ltv.pipeline.run", "pyhanko.sign.validation.generic_cms")
+"""What every batch needs, imported by each worker as it starts."""
+
+
+def _pool_worker_init() -> None:
+    from ltv._imports import defer_pyhanko_sign_init
+
+    defer_pyhanko_sign_init()  # as the CLI does: path validation without pyHanko's signers
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    threading.Thread(target=_watch_parent, daemon=True).start()
     _worker_state()
-    # What every batch needs, loaded while the parent walks the archive (the pool starts
-    # first): the pipeline, and pyHanko's path validation (its package pulls in the signers
-    # and aiohttp, ~0.5 s) — otherwise paid in the middle of the first batch.
+    # Loaded while the parent walks the archive (the pool starts first), not in the middle of
+    # the first batch.
+    import importlib
     from multiprocessing import util
 
-    import pyhanko.sign.validation.generic_cms  # noqa: F401
-
-    import ltv.pipeline.run  # noqa: F401
+    for name in WORKER_MODULES:
+        importlib.import_module(name)
 
     # A worker's last act after the pool tells it to stop: leave without tearing down its heap
     # object by object (~0.1 s the parent would wait for). Its results are sent by then, its
@@ -453,11 +463,12 @@ class _PoolExecutor(_Executor):
         from concurrent.futures import ProcessPoolExecutor
 
         self.slots = jobs * 2
+        # spawn: never a plain fork of this process (it may hold threads). (A fork server,
+        # importing once for both workers, was measured slower: the first worker's start
+        # waits for the server's imports, and so does the parent.)
+        context = multiprocessing.get_context("spawn")
         self.pool = ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_pool_worker_init,
-            initargs=(os.getpid(),),
+            max_workers=jobs, mp_context=context, initializer=_pool_worker_init
         )
         for _ in range(jobs):  # start every worker now, not at the first batches
             self.pool.submit(_warm)

@@ -4,7 +4,7 @@ Command modules live beside this one (one per command) and register themselves o
 Start-up is lazy: :func:`main` imports only the module of the command asked for (all of them
 for ``ltv --help`` and shell completion), heavy imports (pyHanko, asn1crypto) happen inside the
 command bodies, and ``pyhanko.sign``'s package ``__init__`` (the signing API, aiohttp) runs only
-if a command needs it (``ltv.cli._common.defer_pyhanko_sign_init``). ``ltv.cli.app`` is the
+if a command needs it (``ltv._imports.defer_pyhanko_sign_init``). ``ltv.cli.app`` is the
 whole app, built on first use (tests run it in-process).
 
 Errors: every :class:`ltv.errors.LtvError` is caught here, in one place, and printed as one line
@@ -168,7 +168,7 @@ def main() -> None:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
     from typer.exceptions import Abort
 
-    from ltv.cli._common import defer_pyhanko_sign_init
+    from ltv._imports import defer_pyhanko_sign_init
 
     defer_pyhanko_sign_init()
     argv = sys.argv[1:]

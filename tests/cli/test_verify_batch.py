@@ -352,7 +352,7 @@ def test_startup_imports_only_what_verify_needs_with_the_same_verdict() -> None:
 def test_deferred_pyhanko_sign_behaves_like_the_package() -> None:
     code = (
         "import sys\n"
-        "from ltv.cli._common import defer_pyhanko_sign_init\n"
+        "from ltv._imports import defer_pyhanko_sign_init\n"
         "defer_pyhanko_sign_init()\n"
         "import pyhanko.sign.validation.pdf_embedded\n"
         "from pyhanko.sign import fields\n"
