@@ -65,6 +65,7 @@ __all__ = [
     "fetch_ocsp",
     "find_single_response",
     "ocsp_url_of",
+    "parsed_response_certificates",
     "read_single_responses",
     "request_for_cert_id",
     "response_problem",
@@ -391,6 +392,17 @@ def single_response_serials(der: bytes) -> tuple[int, ...]:
         return tuple(sorted({s.cert_id.serial for s in read_single_responses(der)}))
     except ValueError:
         return ()
+
+
+def parsed_response_certificates(der: bytes) -> tuple[bytes, ...] | None:
+    """The certificates (DER) of a successful, well-formed basic response, from the memoised
+    full parse the checks use; None when the response is not one (read it some other way)."""
+    try:
+        basic = _load_basic(der)
+    except _Rejected:
+        return None
+    certs = basic["certs"]
+    return () if isinstance(certs, core.Void) else tuple(c.dump() for c in certs)
 
 
 def _select_single(

@@ -271,7 +271,14 @@ def _read_cms_evidence(
 
 def _ocsp_certs(der: bytes) -> tuple[bytes, ...]:
     """The certificates an OCSP response carries (memoised up to 64 KiB a response: an
-    archive staples the same responses into many files)."""
+    archive staples the same responses into many files). A response the OCSP checker accepts
+    was parsed in full once already (for its serials, ``EvidenceIndex``): its certificates are
+    read from that parse; any other is read leniently here."""
+    from ltv.evidence.ocsp import parsed_response_certificates
+
+    found = parsed_response_certificates(der)
+    if found is not None:
+        return found
     return _ocsp_certs_memo(der) if len(der) <= 64 * 1024 else _ocsp_certs_memo.__wrapped__(der)
 
 

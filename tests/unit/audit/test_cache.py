@@ -219,3 +219,24 @@ def test_ocsp_serials_are_a_fact_of_the_bytes(sample_facts: list[DocumentFacts])
     for now in TIMES[:2]:
         plain = _reports(sample_facts, _policy(), now, None)
         assert _reports(unread, _policy(), now, None) == plain
+
+
+def test_ocsp_certificates_from_the_checker_parse_are_the_lenient_ones(
+    sample_facts: list[DocumentFacts],
+) -> None:
+    """extract reads an OCSP response's certificates from the checker's memoised parse when it
+    has one: the same certificates the lenient reader finds."""
+    from ltv.evidence.ocsp import parsed_response_certificates
+    from ltv.pipeline.extract import _ocsp_certs_memo
+
+    ders = {e.der for f in sample_facts for e in f.evidence if e.kind == "ocsp"}
+    corpus_ocsp = CORPUS / "tokens" / "ocsp"
+    if corpus_ocsp.is_dir():  # real responders' answers, odd ones included
+        ders |= {p.read_bytes() for p in sorted(corpus_ocsp.rglob("*")) if p.is_file()}
+    compared = 0
+    for der in ders:
+        strict = parsed_response_certificates(der)
+        if strict is not None:
+            compared += 1
+            assert strict == _ocsp_certs_memo.__wrapped__(der)
+    assert compared > 10
