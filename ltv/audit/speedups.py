@@ -22,11 +22,17 @@ per-byte escape decoding for names that have none; both hand anything else to py
 
 RFC 4518 string preparation (asn1crypto, for RFC 5280 name comparison) is memoised by
 :func:`ldap_string_prep`: pyHanko's signing-certificate check compares a freshly parsed name with
-the certificate's on every signature.
+the certificate's on every signature. That check itself (``pyhanko.sign.general``'s
+``match_issuer_serial``, which ``check_ess_certid`` calls for every signature and timestamp
+inside pyHanko's integrity validation) is replaced by ``ltv.evidence._crypto``'s
+:func:`~ltv.evidence._crypto.issuer_serial_matches`: the same answer with the serial numbers
+compared before the names (``tests/unit/test_fast_match.py``); it differs only where pyHanko
+would raise on an identifier it cannot decode after serials that already differ (a mismatch).
 
 :func:`install` patches ``read_hex_string_from_stream``, ``read_until_delimiter`` and
-``_decode_name`` in ``pyhanko.pdf_utils.generic`` and ``NameTypeAndValue._ldap_string_prep`` in
-``asn1crypto.x509``, in the current process (idempotent).
+``_decode_name`` in ``pyhanko.pdf_utils.generic``, ``NameTypeAndValue._ldap_string_prep`` in
+``asn1crypto.x509`` and ``match_issuer_serial`` in ``pyhanko.sign.general``, in the current
+process (idempotent).
 ``ltv audit`` workers and the ``ltv verify`` command call it;
 ``LTV_NO_SPEEDUPS=1`` turns it off.
 """
@@ -55,6 +61,7 @@ _original: Any = None
 _original_until_delimiter: Any = None
 _original_decode_name: Any = None
 _original_ldap_prep: Any = None
+_original_match: Any = None
 _PREPARED: dict[str, str] = {}
 
 _REGULAR = re.compile(
@@ -154,16 +161,29 @@ def installed() -> bool:
         and generic.read_until_delimiter is read_until_delimiter
         and generic._decode_name is decode_name
         and x509.NameTypeAndValue._ldap_string_prep is ldap_string_prep
+        and _match_installed()
     )
+
+
+def _match_installed() -> bool:
+    from pyhanko.sign import general
+
+    from ltv.evidence._crypto import issuer_serial_matches
+
+    return general.match_issuer_serial is issuer_serial_matches
 
 
 def install() -> bool:
     """Use the fast reader in this process; False when disabled (``LTV_NO_SPEEDUPS``)."""
     global _original, _original_until_delimiter, _original_decode_name, _original_ldap_prep
+    global _original_match
     if os.environ.get("LTV_NO_SPEEDUPS"):
         return False
     from asn1crypto import x509
     from pyhanko.pdf_utils import generic as _generic
+    from pyhanko.sign import general
+
+    from ltv.evidence._crypto import issuer_serial_matches
 
     generic: Any = _generic
     if generic.read_hex_string_from_stream is not read_hex_string_from_stream:
@@ -178,4 +198,8 @@ def install() -> bool:
     if x509.NameTypeAndValue._ldap_string_prep is not ldap_string_prep:
         _original_ldap_prep = x509.NameTypeAndValue._ldap_string_prep
         x509.NameTypeAndValue._ldap_string_prep = ldap_string_prep
+    general_module: Any = general  # (parameter names differ: called positionally)
+    if general_module.match_issuer_serial is not issuer_serial_matches:
+        _original_match = general_module.match_issuer_serial
+        general_module.match_issuer_serial = issuer_serial_matches
     return True
