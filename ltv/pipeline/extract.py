@@ -269,6 +269,27 @@ def _read_cms_evidence(
                     index.add("ocsp", resp.dump(), "cms", revision)
 
 
+def _readable_certificate(der: bytes) -> x509.Certificate | None:
+    """The certificate, its subject and serial decoded; None when it cannot be. Memoised by
+    content (an archive carries the same CA and TSA certificates in every file; the parsed
+    objects are only read)."""
+    if len(der) > 16 * 1024:
+        return _readable_certificate_memo.__wrapped__(der)
+    return _readable_certificate_memo(der)
+
+
+@functools.lru_cache(maxsize=1024)
+def _readable_certificate_memo(der: bytes) -> x509.Certificate | None:
+    from asn1crypto import x509 as asn1_x509
+
+    try:
+        cert = asn1_x509.Certificate.load(der)
+        _ = cert.subject, cert.serial_number
+    except Exception:
+        return None
+    return cert
+
+
 def _ocsp_certs(der: bytes) -> tuple[bytes, ...]:
     """The certificates an OCSP response carries (memoised up to 64 KiB a response: an
     archive staples the same responses into many files). A response the OCSP checker accepts
@@ -339,7 +360,7 @@ def extract(data: bytes | BinaryIO, limits: Limits | None = None) -> Extracted:
     never copied into memory)."""
     import zlib
 
-    from asn1crypto import core, x509
+    from asn1crypto import core
     from pyhanko.pdf_utils import generic, misc
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import enumerate_sig_fields
@@ -480,12 +501,11 @@ def extract(data: bytes | BinaryIO, limits: Limits | None = None) -> Extracted:
             cert_ders.extend(_ocsp_certs(item.der))
     certificates: list[x509.Certificate] = []
     for der in dict.fromkeys(cert_ders):
-        try:
-            cert = x509.Certificate.load(der)
-            _ = cert.subject, cert.serial_number
-            certificates.append(cert)
-        except Exception:
+        cert = _readable_certificate(der)
+        if cert is None:
             warnings.append("an embedded certificate is unreadable; ignored")
+        else:
+            certificates.append(cert)
     found.sort(key=lambda s: s.revision)
     evidence = []
     for item in index.items.values():  # evidence that says nothing is ignored, visibly
