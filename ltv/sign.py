@@ -426,8 +426,9 @@ class Signer:
         passphrase: str | bytes | None = None,
     ) -> None:
         from pyhanko.keys.internal import translate_pyca_cryptography_key_to_asn1
-        from pyhanko.sign.signers.pdf_cms import SimpleSigner
         from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        from ltv._cms import caching_signer
 
         if network_budget is not None and network_budget <= 0:
             raise UsageError("the network budget must be positive")
@@ -447,7 +448,7 @@ class Signer:
             kinfo = translate_pyca_cryptography_key_to_asn1(pkey)
         except (ValueError, TypeError, NotImplementedError) as err:
             raise InputError(f"unsupported private key: {err}") from None
-        self._pyhanko_signer = SimpleSigner(
+        self._pyhanko_signer = caching_signer(
             signing_cert=self._cert,
             signing_key=kinfo,
             cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]

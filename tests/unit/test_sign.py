@@ -809,3 +809,37 @@ def test_samples_readme_table_agrees_with_make_samples() -> None:
         assert subindication.split(" (")[0] == (sample.subindication or "—"), sample.name
         assert level.split(" (")[0] == (sample.level or "—"), sample.name
     assert list(rows) == ["unsigned.pdf"]
+
+
+def test_the_signing_certificate_attribute_built_once_is_pyhankos() -> None:
+    """``ltv._cms.caching_signer`` keeps the ESS signing-certificate-v2 attribute of its
+    certificate: the signed attributes it makes, once and again, are byte for byte those of
+    pyHanko's own ``SimpleSigner`` (and another signer's certificate gets its own)."""
+    from pyhanko.keys import load_private_key_from_pemder
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, SimpleSigner
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    from ltv._cms import caching_signer
+
+    when = datetime(2026, 5, 1, tzinfo=UTC)
+
+    def attrs(signer: Any, digest: bytes) -> bytes:
+        made = asyncio.run(
+            signer.signed_attrs(
+                digest, "sha256", attr_settings=PdfCMSSignedAttributes(signing_time=when)
+            )
+        )
+        return bytes(made.dump())
+
+    for label in ("signer-good", "signer-revoked"):
+        cert = pki.load_cert(label)
+        key = load_private_key_from_pemder(pki.key_path(label), None)
+        kwargs = {
+            "signing_cert": cert,
+            "signing_key": key,
+            "cert_registry": SimpleCertificateStore.from_certs([cert, pki.load_cert("interm")]),
+        }
+        fast, plain = caching_signer(**kwargs), SimpleSigner(**kwargs)
+        for digest in (b"\x01" * 32, b"\x02" * 32):
+            assert attrs(fast, digest) == attrs(plain, digest)
+        assert fast._signing_cert_v2 is not None  # built once, kept
