@@ -43,6 +43,10 @@ Configuration, by environment variables:
                            core). Set ``LTV_CACHE`` with more than one, so that the workers
                            share the evidence cache (a cold start may then fetch a certificate's
                            evidence once per worker, never once per document)
+``LTV_THREADS``            threads per worker for blocking I/O — responder and TSA requests,
+                           cache reads (64). Each request in flight holds one while it waits on
+                           the TSA: fewer threads than concurrent requests queue them (Python's
+                           default is the CPU count + 4)
 =========================  ==================================================================
 
 Key material and passphrases are never logged or returned: the configuration's ``repr`` omits
@@ -59,6 +63,7 @@ for them; a worker that dies stops the others (exit 1), so that a supervisor res
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -117,6 +122,7 @@ class Config:
     port: int = 8080
     grace: float = 30.0
     workers: int = 1
+    threads: int = 64
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -155,6 +161,7 @@ class Config:
             port=int(number("LTV_PORT", 8080)),
             grace=number("LTV_GRACE", 30.0),
             workers=_workers(env.get("LTV_WORKERS")),
+            threads=_threads(env.get("LTV_THREADS")),
         )
 
 
@@ -165,6 +172,14 @@ def _workers(value: str | None) -> int:
         raise UsageError(f"LTV_WORKERS={value!r} is not a number of processes from 1 to 64")
     if int(value) > 1 and not hasattr(os, "fork"):
         raise UsageError("LTV_WORKERS above 1 needs a system with fork()")
+    return int(value)
+
+
+def _threads(value: str | None) -> int:
+    if value is None or value.strip() == "":
+        return 64
+    if not value.strip().isdigit() or not 1 <= int(value) <= 1024:
+        raise UsageError(f"LTV_THREADS={value!r} is not a number of threads from 1 to 1024")
     return int(value)
 
 
@@ -358,6 +373,11 @@ def create_app(service: SigningService) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # blocking I/O runs in the loop's default executor: one thread per request in flight
+        io_threads = ThreadPoolExecutor(service.config.threads, thread_name_prefix="ltv-io")
+        asyncio.get_running_loop().set_default_executor(io_threads)
         yield
         service.close()
 
