@@ -65,7 +65,7 @@ FULL = Budget(
     startup_rounds=10,
     memory=True,
     rss=True,
-    service_docs=48,
+    service_docs=96,  # ~2 s a batch for the service: ramp-up and tail weigh little
     memory_sizes_mb=(100, 1000),
 )
 
