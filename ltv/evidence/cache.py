@@ -59,7 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 from ltv.errors import InputError, UsageError
 from ltv.runtime import Clock, utc_now
@@ -274,23 +274,41 @@ class EvidenceCache:
     def _lookup(
         self, key: str, at: datetime, revive: Callable[[CachedEvidence], V | None]
     ) -> V | None:
+        """The value for *key* usable at *at*: from memory, else from disk (a record another
+        worker or an earlier run stored, fresher than a lapsed one in memory)."""
+        value: V | None = self._memory_lookup(key, at)
+        if value is None and self._db is not None:
+            value = self._disk_lookup(key, at, revive)
+        return value
+
+    def _memory_lookup(self, key: str, at: datetime) -> Any:
+        """The value kept in memory for *key*, if usable at *at* (else None)."""
         with self._lock:
             entry = self._entries.get(key)
-        if entry is None and self._db is not None:
-            record = self._db_get(key)
-            if record is not None and self.usable(record, at):
-                value = revive(record)
-                if value is None:
-                    self._db_delete(key)
-                else:
-                    self._count(f"disk:{self._family(record.kind)}")
-                    entry = _Entry(record, value)
-                    with self._lock:
-                        entry = self._entries.setdefault(key, entry)
         if entry is None or not self.usable(entry.record, at):
             return None
         self._count(f"hit:{self._family(entry.record.kind)}")
-        return cast(V, entry.value)
+        return entry.value
+
+    def _disk_lookup(
+        self, key: str, at: datetime, revive: Callable[[CachedEvidence], V | None]
+    ) -> V | None:
+        record = self._db_get(key)
+        if record is None or not self.usable(record, at):
+            return None
+        value = revive(record)
+        if value is None:
+            self._db_delete(key)
+            return None
+        self._count(f"disk:{self._family(record.kind)}")
+        entry = _Entry(record, value)
+        with self._lock:
+            kept = self._entries.get(key)
+            if kept is None or not self.usable(kept.record, at):
+                self._entries[key] = entry
+                kept = entry
+        self._count(f"hit:{self._family(kept.record.kind)}")
+        return cast(V, kept.value)
 
     def _store(self, record: CachedEvidence | None, value: object) -> None:
         if record is None or record.next_update is None:
@@ -383,9 +401,10 @@ class EvidenceCache:
     ) -> V:
         """:meth:`get` for event loops: waiting and fetching happen off the loop."""
         while True:
-            value = self._lookup(key, at, revive) if self._db is None else None
+            # memory first, on the loop (no thread hop for a hit); disk off the loop
+            value: V | None = self._memory_lookup(key, at)
             if value is None and self._db is not None:
-                value = await asyncio.to_thread(self._lookup, key, at, revive)
+                value = await asyncio.to_thread(self._disk_lookup, key, at, revive)
             if value is not None:
                 self._maybe_refresh(key, at, refresh, kind)
                 return value

@@ -198,3 +198,48 @@ def test_single_flight_across_threads_and_event_loops() -> None:
         t.join()
     assert results == ["value"] * 40
     assert len(calls) == 1 and cache.fetches == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_lapsed_entry_in_memory_gives_way_to_a_fresher_one_on_disk(
+    tmp_path: Path, mode: str
+) -> None:
+    """Two workers share one cache file: when worker A's copy lapses, the record worker B
+    stored since is read from disk — not fetched again; and a hit in memory never touches
+    the disk (nor, in an event loop, a thread)."""
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    path = tmp_path / "evidence.sqlite"
+    calls: list[str] = []
+
+    def record(next_hours: int, der: bytes) -> CachedEvidence:
+        return CachedEvidence(
+            key="k", kind="ocsp", subject="CN=X", serial="1", url=None, this_update=now,
+            next_update=now + timedelta(hours=next_hours), fetched_at=now, der=der,
+        )  # fmt: skip
+
+    def fetch_with(rec: CachedEvidence) -> Any:
+        def fetch() -> tuple[CachedEvidence, bytes]:
+            calls.append(rec.der.decode())
+            return rec, rec.der
+
+        return fetch
+
+    def get(cache: EvidenceCache, at: datetime, rec: CachedEvidence) -> bytes:
+        revive = lambda r: r.der  # noqa: E731
+        if mode == "sync":
+            return cache.get("k", at, fetch_with(rec), revive=revive)
+        return asyncio.run(cache.aget("k", at, fetch_with(rec), revive=revive))
+
+    margin = timedelta(0)
+    with (
+        EvidenceCache(path, margin=margin, refresh_ahead=0) as a,
+        EvidenceCache(path, margin=margin, refresh_ahead=0) as b,
+    ):
+        assert get(a, now, record(1, b"first")) == b"first"  # A fetches, keeps it, stores it
+        later = now + timedelta(hours=2)  # A's copy has lapsed
+        assert get(b, later, record(3, b"fresh")) == b"fresh"  # B fetches anew and stores it
+        assert get(a, later, record(3, b"unwanted")) == b"fresh"  # A reads B's from disk
+        assert calls == ["first", "fresh"]
+        disk_reads = a.count("disk:status")
+        assert get(a, later, record(3, b"unwanted")) == b"fresh"  # now from memory
+        assert a.count("disk:status") == disk_reads == 1
