@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,8 +212,20 @@ def subject(cert: asn1_x509.Certificate) -> str:
 
 
 def fingerprint(cert: asn1_x509.Certificate) -> str:
-    """SHA-256 of the DER certificate, hex."""
-    return hashlib.sha256(cert.dump()).hexdigest()
+    """SHA-256 of the DER certificate, hex. Memoised per certificate object (held weakly):
+    serialising a certificate that has been read through walks every decoded part of it, and
+    a signer asks for the same chain's fingerprints on every signature."""
+    with _FINGERPRINT_LOCK:
+        found = _FINGERPRINTS.get(cert)
+    if found is None:
+        found = hashlib.sha256(cert.dump()).hexdigest()
+        with _FINGERPRINT_LOCK:
+            _FINGERPRINTS[cert] = found
+    return found
+
+
+_FINGERPRINTS: weakref.WeakKeyDictionary[asn1_x509.Certificate, str] = weakref.WeakKeyDictionary()
+_FINGERPRINT_LOCK = threading.Lock()
 
 
 def is_self_signed(cert: asn1_x509.Certificate) -> bool:
