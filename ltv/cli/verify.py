@@ -26,7 +26,7 @@ import os
 import stat
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated
 
@@ -262,6 +262,7 @@ def verify_command(
     json_mode = fmt is Format.json
     show_progress = len(files) > PROGRESS_AFTER and stderr_is_terminal()
     started = time.monotonic()
+    restore_sigint = _own_sigint()
     try:
         with _progress(len(files), show_progress) as (progress, task):
             # on a terminal, reports are printed above the bar (same screen, no garbling)
@@ -318,11 +319,36 @@ def verify_command(
     except BaseException:
         out.abort()
         raise
+    finally:
+        restore_sigint()
     out.commit()
     code = worst(codes)
     if len(files) > 1:
         _totals(counts, done, ltv_enabled, code, json_mode or out_path is not None)
     raise typer.Exit(code)
+
+
+def _own_sigint() -> Callable[[], None]:
+    """Ctrl-C raises KeyboardInterrupt wherever the main thread is, as Python's default handler
+    does — installed as ltv's own so that ``asyncio.run`` (each file's verification) leaves it
+    alone: asyncio turns an interrupt into a cancellation of its task, and a cancellation that
+    lands while the file is still being opened (a FIFO, a slow mount) could be lost, the file
+    then verified and the batch going on. Returns what restores the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
 
 
 def _totals(
