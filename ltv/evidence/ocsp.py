@@ -32,7 +32,6 @@ and reason), or ``unknown`` — a *signed* unknown is authoritative, never ``off
 from __future__ import annotations
 
 import base64
-import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,6 +40,7 @@ from urllib.parse import quote
 
 from asn1crypto import core, keys, ocsp, x509
 
+from ltv._memo import content_memo
 from ltv.evidence._crypto import (
     MALFORMED,
     UnsupportedSignature,
@@ -273,15 +273,8 @@ _MEMO_MAX_BYTES = 64 * 1024
 time, so that the memo holds at most 512 x 64 KiB however large the input's responses are."""
 
 
+@content_memo(maxsize=512, max_bytes=_MEMO_MAX_BYTES)
 def _load_basic(der: bytes) -> ocsp.BasicOCSPResponse:
-    """:func:`_load_basic_memo`, memoised only for responses of a sensible size."""
-    if len(der) <= _MEMO_MAX_BYTES:
-        return _load_basic_memo(der)
-    return _load_basic_memo.__wrapped__(der)
-
-
-@functools.lru_cache(maxsize=512)
-def _load_basic_memo(der: bytes) -> ocsp.BasicOCSPResponse:
     """Steps 1-2: responseStatus and responseType; raises :class:`_Rejected`.
 
     Memoised by content (a bounded LRU, thread-safe): one response is checked against every

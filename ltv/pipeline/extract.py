@@ -18,12 +18,12 @@ signature, present and broken, and the report counts it as failing (never silent
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
+from ltv._memo import content_memo
 from ltv.errors import InputError
 
 if TYPE_CHECKING:
@@ -269,17 +269,11 @@ def _read_cms_evidence(
                     index.add("ocsp", resp.dump(), "cms", revision)
 
 
+@content_memo(maxsize=1024, max_bytes=16 * 1024)
 def _readable_certificate(der: bytes) -> x509.Certificate | None:
     """The certificate, its subject and serial decoded; None when it cannot be. Memoised by
     content (an archive carries the same CA and TSA certificates in every file; the parsed
     objects are only read)."""
-    if len(der) > 16 * 1024:
-        return _readable_certificate_memo.__wrapped__(der)
-    return _readable_certificate_memo(der)
-
-
-@functools.lru_cache(maxsize=1024)
-def _readable_certificate_memo(der: bytes) -> x509.Certificate | None:
     from asn1crypto import x509 as asn1_x509
 
     try:
@@ -298,13 +292,11 @@ def _ocsp_certs(der: bytes) -> tuple[bytes, ...]:
     from ltv.evidence.ocsp import parsed_response_certificates
 
     found = parsed_response_certificates(der)
-    if found is not None:
-        return found
-    return _ocsp_certs_memo(der) if len(der) <= 64 * 1024 else _ocsp_certs_memo.__wrapped__(der)
+    return _ocsp_certs_lenient(der) if found is None else found
 
 
-@functools.lru_cache(maxsize=256)
-def _ocsp_certs_memo(der: bytes) -> tuple[bytes, ...]:
+@content_memo(maxsize=256, max_bytes=64 * 1024)
+def _ocsp_certs_lenient(der: bytes) -> tuple[bytes, ...]:
     from asn1crypto import core, ocsp
 
     try:
