@@ -211,21 +211,26 @@ def subject(cert: asn1_x509.Certificate) -> str:
     return name_str(cert.subject)
 
 
-def fingerprint(cert: asn1_x509.Certificate) -> str:
-    """SHA-256 of the DER certificate, hex. Memoised per certificate object (held weakly):
-    serialising a certificate that has been read through walks every decoded part of it, and
-    a signer asks for the same chain's fingerprints on every signature."""
-    with _FINGERPRINT_LOCK:
-        found = _FINGERPRINTS.get(cert)
+def der_sha256(cert: asn1_x509.Certificate) -> bytes:
+    """SHA-256 of the DER certificate, computed once per certificate object (held weakly:
+    nothing is kept alive by it). Serialising a certificate that has been read through walks
+    every decoded part of it, and the same chain is asked about for every signature."""
+    with _DIGEST_LOCK:
+        found = _DIGESTS.get(cert)
     if found is None:
-        found = hashlib.sha256(cert.dump()).hexdigest()
-        with _FINGERPRINT_LOCK:
-            _FINGERPRINTS[cert] = found
+        found = hashlib.sha256(cert.dump()).digest()
+        with _DIGEST_LOCK:
+            _DIGESTS[cert] = found
     return found
 
 
-_FINGERPRINTS: weakref.WeakKeyDictionary[asn1_x509.Certificate, str] = weakref.WeakKeyDictionary()
-_FINGERPRINT_LOCK = threading.Lock()
+_DIGESTS: weakref.WeakKeyDictionary[asn1_x509.Certificate, bytes] = weakref.WeakKeyDictionary()
+_DIGEST_LOCK = threading.Lock()
+
+
+def fingerprint(cert: asn1_x509.Certificate) -> str:
+    """SHA-256 of the DER certificate, hex (:func:`der_sha256`)."""
+    return der_sha256(cert).hex()
 
 
 def is_self_signed(cert: asn1_x509.Certificate) -> bool:

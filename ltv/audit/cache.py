@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from ltv.certs import der_sha256
 from ltv.pipeline.run import CertificateCache
 
 if TYPE_CHECKING:
@@ -156,22 +157,11 @@ def _digest(der: bytes) -> bytes:
 
 
 class CertDigests:
-    """SHA-256 of a certificate object's DER, computed once per object (asn1crypto's ``dump()``
-    walks the whole structure on every call). Keyed by the object, weakly: nothing is kept
-    alive by it."""
-
-    def __init__(self) -> None:
-        self._memo: weakref.WeakKeyDictionary[x509.Certificate, bytes] = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
+    """SHA-256 of a certificate object's DER, computed once per object
+    (:func:`ltv.certs.der_sha256`, whose memo holds the objects weakly)."""
 
     def __call__(self, cert: x509.Certificate) -> bytes:
-        with self._lock:
-            found = self._memo.get(cert)
-        if found is None:
-            found = _digest(cert.dump())
-            with self._lock:
-                self._memo[cert] = found
-        return found
+        return der_sha256(cert)
 
 
 class BoundedCertificateCache(CertificateCache):

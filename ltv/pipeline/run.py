@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
+from ltv.certs import fingerprint
 from ltv.names import name_str
 from ltv.pipeline.facts import DocumentFacts, SignatureFacts, TokenFacts
 from ltv.policy import Online, ValidationPolicy
@@ -288,7 +289,7 @@ class CertificateCache:
 
 
 def _cert_sha256(cert: x509.Certificate) -> str:
-    return hashlib.sha256(cert.dump()).hexdigest()
+    return fingerprint(cert)
 
 
 def _signer_report(cert: x509.Certificate, cache: JudgementCache | None = None) -> SignerReport:
