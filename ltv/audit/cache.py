@@ -361,7 +361,7 @@ class ChainCache:
         if cached is None:
             if not len(self.failures):
                 return None
-            failed = self.failures.get((*key, moment, tuple(self.digest(c) for c in other_certs)))
+            failed = self.failures.get(self._failure_key(key, moment, other_certs))
             if failed is None or not failed.path:
                 return failed
             from dataclasses import replace
@@ -372,6 +372,13 @@ class ChainCache:
         return ChainResult(
             path=(cert, *cached.path[1:]), anchor_included=cached.anchor_included, problem=None
         )
+
+    def _failure_key(
+        self, key: ChainKey, moment: datetime, other_certs: Sequence[x509.Certificate]
+    ) -> _FailureKey:
+        """A failure holds for exactly its inputs: the path key, the moment, and the
+        certificates on offer in their order."""
+        return (*key, moment, tuple(self.digest(c) for c in other_certs))
 
     def _stored(self, key: ChainKey) -> _CachedPath | None:
         if self.backing is None:
@@ -412,14 +419,12 @@ class ChainCache:
         """Remember a validation: a success with its window (and for the store), a failure in
         memory for exactly these inputs (``moment``, ``other_certs``)."""
         fingerprint, _ = self._anchors(anchors)
+        key = (self.digest(cert), fingerprint, purpose)
         if result.problem is not None or not result.path:
-            leaf = self.digest(cert)
-            offered = tuple(self.digest(c) for c in other_certs)
-            self.failures.put((leaf, fingerprint, purpose, moment, offered), result)
+            self.failures.put(self._failure_key(key, moment, other_certs), result)
             return
         start, end = _window(result.path)
         below_anchor = result.path[1:-1] if result.anchor_included else result.path[1:]
-        key = (self.digest(cert), fingerprint, purpose)
         self.paths.put(
             key,
             _CachedPath(
