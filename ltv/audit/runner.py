@@ -375,7 +375,7 @@ def _watch_parent() -> None:
     os._exit(1)
 
 
-WORKER_MODULES = ("ltv.audit.runner", "ltv.pipeline.run", "pyhanko.sign.validation.generic_cms")
+WORKER_MODULES = ("ltv.pipeline.run", "pyhanko.sign.validation.generic_cms")
 """What every batch needs, imported by each worker as it starts."""
 
 
@@ -697,10 +697,6 @@ def start_workers(jobs: int, dask: str | None = None, timeout: float = 10.0) -> 
     """The workers of a run, started now (``--jobs`` processes importing what they need while
     the caller walks the archive; or the Dask client). Give it to :func:`run_audit`, which
     closes it; :meth:`_Executor.close` it yourself if the run does not start."""
-    return _executor(jobs, dask, timeout)
-
-
-def _executor(jobs: int, dask: str | None, timeout: float) -> _Executor:
     if dask:
         return _DaskExecutor(dask, timeout)
     if jobs == 1:
@@ -742,7 +738,7 @@ def run_audit(
     interrupted = False
     if progress is not None:
         progress(already, total)
-    executor = workers if workers is not None else _executor(jobs, dask, config.timeout)
+    executor = workers if workers is not None else start_workers(jobs, dask, config.timeout)
     hard_stop = False
     try:
         with _SigintFlag() as sigint:

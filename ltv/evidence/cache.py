@@ -426,14 +426,11 @@ class EvidenceCache:
     ) -> V | None:
         """As the new leader for *key*: the value a just-finished fetch stored in memory, if
         usable at *at* (then shared with the followers and the flight closed), else None."""
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is None or not self.usable(entry.record, at):
-            return None
-        self._count(f"hit:{self._family(entry.record.kind)}")
-        fut.set_result(entry.value)
-        self._finish(key, fut)
-        return cast(V, entry.value)
+        value: V | None = self._memory_lookup(key, at)
+        if value is not None:
+            fut.set_result(value)
+            self._finish(key, fut)
+        return value
 
     # -- background refresh --------------------------------------------------------------------
 
