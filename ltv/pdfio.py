@@ -29,19 +29,25 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
+from ltv._memo import content_memo
 from ltv.certs import fingerprint
 from ltv.errors import InputError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from asn1crypto import ocsp as asn1_ocsp
     from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.metadata.model import DocumentMetadata
 
     from ltv.evidence.gather import CertificateEvidence
 
@@ -209,17 +215,23 @@ class AtomicOutput:
 # -- PDF ---------------------------------------------------------------------------------------
 
 
-def open_writer(stream: IO[bytes]) -> IncrementalPdfFileWriter:
-    """An incremental writer over *stream*; :class:`InputError` if it is not a usable PDF."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+def open_writer(stream: IO[bytes], *, modified: datetime | None = None) -> IncrementalPdfFileWriter:
+    """An incremental writer over *stream*; :class:`InputError` if it is not a usable PDF.
 
+    The document information (``/Info`` ``/ModDate`` and ``/Producer``, XMP metadata) is
+    updated only by a revision given ``modified`` — one that changes the document, a
+    signature's — and dated ``modified``: pyHanko would date it by the local clock, whatever
+    the operation's time (``--at``, a signer's ``clock``). A revision that only adds evidence
+    or a document timestamp leaves it alone (pyHanko would re-date it and rewrite the XMP
+    stream each time).
+    """
     stream.seek(0)
     head = stream.read(1024)
     stream.seek(0)
     if not head.lstrip()[:5].startswith(b"%PDF"):
         raise InputError("input is not a PDF file (no %PDF header)")
     try:
-        w = IncrementalPdfFileWriter(stream)
+        w = _writer_class()(stream, modified)
     except InputError:
         raise
     except Exception as err:  # whatever pyHanko's reader raises on a damaged file
@@ -228,6 +240,48 @@ def open_writer(stream: IO[bytes]) -> IncrementalPdfFileWriter:
         raise InputError("encrypted PDFs are not supported")
     w.IO_CHUNK_SIZE = CHUNK
     return w
+
+
+@functools.cache
+def _writer_class() -> Callable[[IO[bytes], datetime | None], IncrementalPdfFileWriter]:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    class Writer(IncrementalPdfFileWriter):
+        """pyHanko's incremental writer; document information only when ``modified``."""
+
+        def __init__(self, stream: IO[bytes], modified: datetime | None) -> None:
+            super().__init__(stream)
+            self.modified = modified
+            if modified is not None:
+                self._meta = _dated_metadata(modified)
+
+        def _update_meta(self) -> None:
+            if self.modified is not None:
+                super()._update_meta()  # type: ignore[no-untyped-call]
+
+    return Writer
+
+
+def _dated_metadata(when: datetime) -> DocumentMetadata:
+    """pyHanko's ``DocumentMetadata`` whose "now" is *when*: pyHanko's writer sets
+    ``last_modified = 'now'`` (the local clock, read when the dates are written) before every
+    update of the document information."""
+    meta = _dated_metadata_class()()
+    meta.ltv_when = when  # type: ignore[attr-defined]
+    return meta
+
+
+@functools.cache
+def _dated_metadata_class() -> type[DocumentMetadata]:
+    from pyhanko.pdf_utils.metadata.model import DocumentMetadata
+
+    class DatedMetadata(DocumentMetadata):
+        def __setattr__(self, name: str, value: object) -> None:
+            if name == "last_modified" and value == "now":
+                value = self.__dict__.get("ltv_when", value)
+            super().__setattr__(name, value)
+
+    return DatedMetadata
 
 
 def append_update(writer: IncrementalPdfFileWriter) -> None:
@@ -258,7 +312,6 @@ def add_dss(
     Only checked evidence (:class:`~ltv.evidence.gather.CertificateEvidence`) comes here.
     """
     from asn1crypto import crl as asn1_crl
-    from asn1crypto import ocsp as asn1_ocsp
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
     all_certs: dict[str, asn1_x509.Certificate] = {}
@@ -269,8 +322,8 @@ def add_dss(
     for ev in evidence:
         for c in (ev.cert, ev.issuer):
             all_certs.setdefault(fingerprint(c), c)
-        if ev.ocsp is not None:
-            ocsps.setdefault(ev.ocsp, asn1_ocsp.OCSPResponse.load(ev.ocsp))
+        if ev.ocsp is not None and ev.ocsp not in ocsps:
+            ocsps[ev.ocsp] = _ocsp_response(ev.ocsp)
         if ev.crl is not None:
             crls.setdefault(ev.crl, asn1_crl.CertificateList.load(ev.crl))
     DocumentSecurityStore.supply_dss_in_writer(
@@ -280,6 +333,15 @@ def add_dss(
         ocsps=list(ocsps.values()),
         crls=list(crls.values()),
     )
+
+
+@content_memo(maxsize=256, max_bytes=64 * 1024)
+def _ocsp_response(der: bytes) -> asn1_ocsp.OCSPResponse:
+    """A checked response for the DSS, parsed once while it is served (pyHanko reads the
+    certificates inside it for the VRI: a fresh parse would rehash their names each time)."""
+    from asn1crypto import ocsp as asn1_ocsp
+
+    return asn1_ocsp.OCSPResponse.load(der)
 
 
 def embed_evidence(

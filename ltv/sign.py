@@ -734,7 +734,7 @@ class Signer:
         md = policy.md_algorithm
         gatherer = self._shared.gatherer
         field_name = field or policy.field
-        writer = open_writer(src)
+        writer = open_writer(src, modified=when)
         existing = _find_field(writer, field_name)
         if existing == "signed":
             raise InputError(

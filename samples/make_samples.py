@@ -298,7 +298,8 @@ def _sign_expired(net: Any, unsigned: bytes) -> bytes:
     )
     pdf_signer = PdfSigner(meta, signer, timestamper=TsaClient(pki.TSA_URL).stamper(net))
     out = io.BytesIO()
-    asyncio.run(_sign_at(pdf_signer, open_writer(io.BytesIO(unsigned)), SIGNING_TIME, out))
+    writer = open_writer(io.BytesIO(unsigned), modified=SIGNING_TIME)
+    asyncio.run(_sign_at(pdf_signer, writer, SIGNING_TIME, out))
     return out.getvalue()
 
 

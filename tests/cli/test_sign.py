@@ -434,8 +434,22 @@ def test_sign_at_a_given_time(
     )  # fmt: skip
     assert code == 0, err
     with out.open("rb") as fh:
-        sig = PdfFileReader(fh).embedded_signatures[0]
+        reader = PdfFileReader(fh)
+        sig = reader.embedded_signatures[0]
         assert sig.sig_object["/M"] == "D:20260301120000Z"
+        # the document information is dated --at too (pyHanko would read the local clock) ...
+        assert reader.trailer["/Info"]["/ModDate"] == "D:20260301120000Z"
+        xmp = reader.root["/Metadata"].data
+        assert b'xmp:ModifyDate="2026-03-01T12:00:00+00:00"' in xmp, xmp
+        # ... and written by the signature's revision only: the DSS revision after it leaves
+        # /Info and the XMP stream alone
+        assert reader.xrefs.total_revisions == 3
+        signed_revision = reader.get_historical_resolver(1)
+        assert reader.trailer.raw_get("/Info") == signed_revision.trailer_view.raw_get("/Info")
+        assert reader.root.raw_get("/Metadata") == signed_revision.root.raw_get("/Metadata")
+        changed = {ref.idnum for ref in reader.xrefs.explicit_refs_in_revision(2)}
+        assert reader.trailer.raw_get("/Info").idnum not in changed
+        assert reader.root.raw_get("/Metadata").idnum not in changed
     # a year on, the PKI's answers (still dated 2026-03-01) are stale: refused
     code, _, err = run(
         capsys, "sign", str(unsigned), str(out), "--level", "B-LT", *p12(),
