@@ -621,3 +621,23 @@ def test_per_service_latency(pki_server: PkiServer) -> None:
     assert reply.status == 200 and time.monotonic() - start < 0.35
     pki_server.reset()
     assert pki_server.latency == {}
+
+
+def test_latency_is_the_round_trip_the_responders_work_included(
+    pki_server: PkiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A latency is when the answer leaves after the request came, as a measured round trip
+    is: a responder that works 0.3 s answers at 0.5 s under a latency of 0.5 s (not 0.8 s), and
+    at 0.3 s under one of 0.1 s."""
+    dispatch = pki_server._dispatch
+
+    def slow_dispatch(*args: Any) -> Any:
+        time.sleep(0.3)
+        return dispatch(*args)
+
+    monkeypatch.setattr(pki_server, "_dispatch", slow_dispatch)
+    for latency, low, high in ((0.5, 0.5, 0.75), (0.1, 0.3, 0.55)):
+        pki_server.latency["crls"] = latency
+        start = time.monotonic()
+        _fetch_crl(pki_server, pki.CRL_ROOT_URL, "root")
+        assert low <= time.monotonic() - start < high, latency
