@@ -40,6 +40,8 @@ class Budget:
     """peak RSS of a fresh child process per implementation (a few seconds)."""
     service_docs: int
     """documents per implementation and level in the signing-server comparison."""
+    service_rounds: int
+    """interleaved rounds of that comparison (``sign_bench.run_service``)."""
     memory_sizes_mb: tuple[int, ...]
     """PDF sizes for the memory section (empty: skipped unless --only memory)."""
     audit_docs: int = 1000
@@ -55,6 +57,7 @@ QUICK = Budget(
     memory=False,
     rss=False,
     service_docs=8,
+    service_rounds=1,
     memory_sizes_mb=(),
     audit_docs=16,
     audit_rss_docs=0,
@@ -66,6 +69,7 @@ FULL = Budget(
     memory=True,
     rss=True,
     service_docs=96,  # ~2 s a batch for the service: ramp-up and tail weigh little
+    service_rounds=2,
     memory_sizes_mb=(100, 1000),
 )
 
@@ -176,7 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result["sign"] = sign_bench.run(rounds=args.rounds or budget.sign_rounds, log=_log)
         tables.append(sign_bench.render(result["sign"]))
-        result["sign_service"] = sign_bench.run_service(docs=budget.service_docs, log=_log)
+        result["sign_service"] = sign_bench.run_service(
+            docs=budget.service_docs, rounds=budget.service_rounds, log=_log
+        )
         tables.append(sign_bench.render_service(result["sign_service"]))
     if "startup" in sections:
         from benchmarks import startup_bench

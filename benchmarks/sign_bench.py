@@ -24,8 +24,9 @@ sanity check; that is not timed.
 
 Second part, **a signing server under realistic responder latency** (:func:`run_service`,
 issue 10): the PkiServer answers after the published worldwide averages
-(:data:`LATENCY`: OCSP 100 ms, CRL 250 ms, TSA 100 ms) and documents are signed ``CONCURRENCY``
-(8) at a time, measured as documents per second over a batch:
+(:data:`LATENCY`: OCSP 100 ms, CRL 250 ms, TSA 100 ms — round trips, the sample responder's own
+work inside them) and documents are signed ``CONCURRENCY`` (8) at a time, measured as documents
+per second over :data:`SERVICE_ROUNDS` interleaved rounds of a batch each:
 
 * ``pyhanko``  pyHanko's own ``PdfSigner`` with ``embed_validation_info=True`` per document, a
                fresh ``ValidationContext`` each time, and *its own* fetchers and TSA client
@@ -273,6 +274,8 @@ SERVICE_DOCS = 96
 """Documents per measured batch: at ~50 documents per second the service's batch lasts ~2 s
 (48 lasted under one: its ramp-up and its tail, the last requests finishing alone, weighed on
 the rate; measured 4.6-5.1x with 48, 5.35x with 96 on the same tree)."""
+SERVICE_ROUNDS = 2
+"""Interleaved rounds per level (see :func:`run_service`)."""
 SERVICE_IMPLS: tuple[str, ...] = ("pyhanko", "service", "service-2w")
 """``service``: one process; ``service-2w``: ``LTV_WORKERS=2`` (one per core here) sharing the
 evidence cache through ``LTV_CACHE`` — how the service is meant to be deployed."""
@@ -614,66 +617,100 @@ def _pyhanko_child_main(port: int, level: str, docs: int, out_dir: str) -> None:
     print(json.dumps({"seconds": seconds, "cpu": cpu, "docs": len(outputs)}), flush=True)
 
 
-def run_service(*, docs: int, log: Any = None) -> dict[str, Any]:
+def _measure_once(server: _RemotePki, impl: str, level: str, docs: int) -> dict[str, Any]:
+    """One batch of *docs* documents by *impl*: seconds, outputs, signer and PKI CPU seconds,
+    and the PKI's request counts."""
+    cpu: float | None
+    pki_before = _cpu_seconds(server.proc.pid)
+    if impl == "pyhanko":
+        seconds, cpu, outputs = _pyhanko_child(server, level, docs)
+    else:
+        service = _Service(server, workers=2 if impl == "service-2w" else 1)
+        try:
+            # warm the evidence cache (shared by the workers through LTV_CACHE)
+            _service_batch(service.port, level, CONCURRENCY)
+            server.clear()
+            cpu_before = _tree_cpu_seconds(service.proc.pid)
+            started = time.perf_counter()
+            outputs = _service_batch(service.port, level, docs)
+            seconds = time.perf_counter() - started
+            cpu_after = _tree_cpu_seconds(service.proc.pid)
+        finally:
+            service.stop()
+        cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    pki_after = _cpu_seconds(server.proc.pid)
+    return {
+        "seconds": seconds,
+        "outputs": outputs,
+        "cpu": cpu,
+        # the PKI's CPU over the whole step (warm-up documents included)
+        "pki_cpu": None if pki_before is None or pki_after is None else pki_after - pki_before,
+        "counts": server.counts(),
+    }
+
+
+def run_service(*, docs: int, rounds: int = SERVICE_ROUNDS, log: Any = None) -> dict[str, Any]:
     """Documents per second at concurrency 8, pyHanko vs the sample service; the PKI, each
-    signer and the HTTP clients in processes of their own (see the module docstring)."""
+    signer and the HTTP clients in processes of their own (see the module docstring). Each
+    level is measured in *rounds* interleaved rounds (pyHanko, service, service-2w, then
+    again): this machine's speed drifts by a third within minutes, and one batch per side put
+    the drift wherever that batch fell. A rate is all documents over all seconds of its rounds;
+    each round's own ratio is reported too."""
     quiet_pyhanko_logs()
     say = log or (lambda _m: None)
     rows: list[dict[str, Any]] = []
     server = _RemotePki()
     try:
         for level in LEVELS:
-            row: dict[str, Any] = {"level": level, "impls": {}, "ratios": {}}
-            for impl in SERVICE_IMPLS:
-                say(f"sign-service: {impl} {level}, {docs} documents, concurrency 8")
-                cpu: float | None
-                pki_before = _cpu_seconds(server.proc.pid)
-                if impl == "pyhanko":
-                    seconds, cpu, outputs = _pyhanko_child(server, level, docs)
-                else:
-                    service = _Service(server, workers=2 if impl == "service-2w" else 1)
-                    try:
-                        # warm the evidence cache (shared by the workers through LTV_CACHE)
-                        _service_batch(service.port, level, CONCURRENCY)
-                        server.clear()
-                        cpu_before = _tree_cpu_seconds(service.proc.pid)
-                        started = time.perf_counter()
-                        outputs = _service_batch(service.port, level, docs)
-                        seconds = time.perf_counter() - started
-                        cpu_after = _tree_cpu_seconds(service.proc.pid)
-                    finally:
-                        service.stop()
-                    cpu = (
-                        None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+            runs: dict[str, list[dict[str, Any]]] = {impl: [] for impl in SERVICE_IMPLS}
+            for round_ in range(rounds):
+                for impl in SERVICE_IMPLS:
+                    say(
+                        f"sign-service: {impl} {level}, round {round_ + 1}/{rounds}, "
+                        f"{docs} documents, concurrency {CONCURRENCY}"
                     )
-                pki_after = _cpu_seconds(server.proc.pid)
-                pki_cpu = (
-                    None if pki_before is None or pki_after is None else pki_after - pki_before
-                )
-                counts = server.counts()
+                    runs[impl].append(_measure_once(server, impl, level, docs))
+            row: dict[str, Any] = {"level": level, "impls": {}, "ratios": {}, "round_ratios": {}}
+            for impl, measured in runs.items():
+                n = sum(len(m["outputs"]) for m in measured)
+                cpus = [m["cpu"] for m in measured]
+                pkis = [m["pki_cpu"] for m in measured]
+                counts = {k: sum(m["counts"][k] for m in measured) for k in measured[0]["counts"]}
                 row["impls"][impl] = {
-                    "docs": len(outputs),
-                    "seconds": round(seconds, 3),
-                    "docs_per_s": round(len(outputs) / seconds, 3),
+                    "docs": n,
+                    "seconds": round(sum(m["seconds"] for m in measured), 3),
+                    "docs_per_s": round(n / sum(m["seconds"] for m in measured), 3),
                     "signer_cpu_ms_per_doc": (
-                        None if cpu is None else round(cpu / len(outputs) * 1000, 1)
+                        None if None in cpus else round(sum(cpus) / n * 1000, 1)
                     ),
-                    # the PKI's CPU over the whole step (warm-up documents included)
                     "pki_cpu_ms_per_doc": (
-                        None if pki_cpu is None else round(pki_cpu / len(outputs) * 1000, 1)
+                        None if None in pkis else round(sum(pkis) / n * 1000, 1)
                     ),
-                    "requests_per_doc": {k: round(v / len(outputs), 2) for k, v in counts.items()},
-                    "ltv_verdict_of_output": _ltv_verdict(outputs[-1]),
+                    "requests_per_doc": {k: round(v / n, 2) for k, v in counts.items()},
+                    "ltv_verdict_of_output": _ltv_verdict(measured[-1]["outputs"][-1]),
                 }
-                if impl != "pyhanko":
-                    value = ratio(
-                        row["impls"][impl]["docs_per_s"], row["impls"]["pyhanko"]["docs_per_s"]
+            base = runs["pyhanko"]
+            for impl in SERVICE_IMPLS[1:]:
+                value = ratio(
+                    row["impls"][impl]["docs_per_s"], row["impls"]["pyhanko"]["docs_per_s"]
+                )
+                row["ratios"][impl] = None if value is None else round(value, 2)
+                row["round_ratios"][impl] = [
+                    round(
+                        (len(m["outputs"]) / m["seconds"]) / (len(b["outputs"]) / b["seconds"]), 2
                     )
-                    row["ratios"][impl] = None if value is None else round(value, 2)
+                    for m, b in zip(runs[impl], base, strict=True)
+                ]
             rows.append(row)
     finally:
         server.stop()
-    return {"docs": docs, "concurrency": CONCURRENCY, "latency_s": LATENCY, "levels": rows}
+    return {
+        "docs": docs,
+        "rounds": rounds,
+        "concurrency": CONCURRENCY,
+        "latency_s": LATENCY,
+        "levels": rows,
+    }
 
 
 def render_service(result: dict[str, Any]) -> str:
@@ -699,6 +736,7 @@ def render_service(result: dict[str, Any]) -> str:
                     f"{req['tsa']:g}",
                     d["ltv_verdict_of_output"],
                     fmt_ratio(row["ratios"].get(impl)) if impl != "pyhanko" else "",
+                    " ".join(fmt_ratio(r) for r in row.get("round_ratios", {}).get(impl, [])),
                 ]
             )
     return table(
@@ -713,13 +751,15 @@ def render_service(result: dict[str, Any]) -> str:
             "TSA/doc",
             "ltv verify",
             "x pyHanko",
+            "per round",
         ],
         rows,
         title=(
-            f"sign-service: {result['docs']} documents, concurrency {result['concurrency']}, "
+            f"sign-service: {result.get('rounds', 1)} interleaved rounds of {result['docs']} "
+            f"documents per implementation, concurrency {result['concurrency']}, "
             f"responder latency {lat} (target: service >= 5x pyHanko at B-LT)"
         ),
-        align="llrrrrrrlr",
+        align="llrrrrrrlrl",
     )
 
 
