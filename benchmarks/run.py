@@ -41,7 +41,7 @@ class Budget:
     service_docs: int
     """documents per implementation and level in the signing-server comparison."""
     service_rounds: int
-    """interleaved rounds of that comparison (``sign_bench.run_service``)."""
+    """interleaved rounds of that comparison (``benchmarks.sign.run_service``)."""
     memory_sizes_mb: tuple[int, ...]
     """PDF sizes for the memory section (empty: skipped unless --only memory)."""
     audit_docs: int = 1000
@@ -176,14 +176,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         tables.append(verify_bench.render(result["verify"]))
     if "sign" in sections:
-        from benchmarks import sign_bench
+        from benchmarks import sign as sign_benchmark
 
-        result["sign"] = sign_bench.run(rounds=args.rounds or budget.sign_rounds, log=_log)
-        tables.append(sign_bench.render(result["sign"]))
-        result["sign_service"] = sign_bench.run_service(
+        result["sign"] = sign_benchmark.run(rounds=args.rounds or budget.sign_rounds, log=_log)
+        tables.append(sign_benchmark.render(result["sign"]))
+        result["sign_service"] = sign_benchmark.run_service(
             docs=budget.service_docs, rounds=budget.service_rounds, log=_log
         )
-        tables.append(sign_bench.render_service(result["sign_service"]))
+        tables.append(sign_benchmark.render_service(result["sign_service"]))
     if "startup" in sections:
         from benchmarks import startup_bench
 

@@ -300,7 +300,7 @@ class _RemotePki:
         import sys
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.sign_bench", "pki-serve"],
+            [sys.executable, "-m", "benchmarks.sign", "pki-serve"],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.proc.stdout is not None
@@ -554,7 +554,7 @@ def _pyhanko_child(server: Any, level: str, docs: int) -> tuple[float, float, li
 
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.sign_bench", "pyhanko-batch", str(server.port),
+            [sys.executable, "-m", "benchmarks.sign", "pyhanko-batch", str(server.port),
              level, str(docs), tmp],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
