@@ -101,15 +101,12 @@ def _ltv_runner(level: str, network: Any, *, cold: bool) -> Runner:
     return run
 
 
-def _pyhanko_runner(level: str, network: Any) -> Runner:
+def _pyhanko_roots_and_signer() -> tuple[list[Any], Any]:
+    """pyHanko's side: the trust roots (``root``, ``tsa-root``) and ``signer-good`` as its own
+    ``SimpleSigner`` loads it."""
     from asn1crypto import pem, x509
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
-    from pyhanko.sign.fields import SigSeedSubFilter
-    from pyhanko_certvalidator import ValidationContext
 
-    from ltv.evidence.fetchers import HttpFetcherBackend
-    from ltv.evidence.tsa import TsaClient
     from samples import pki
 
     roots: list[Any] = []
@@ -121,22 +118,42 @@ def _pyhanko_runner(level: str, network: Any) -> Runner:
     )
     if signer is None:
         raise RuntimeError("pyHanko could not load the sample PKCS#12")
+    return roots, signer
+
+
+def _pyhanko_pdf_signer(level: str, roots: Any, backend: Any, signer: Any, stamper: Any) -> Any:
+    """pyHanko's ``PdfSigner`` for one document: validation info embedded, a fresh
+    ``ValidationContext`` (pyHanko's rule: one per operation), fetching on."""
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko_certvalidator import ValidationContext
+
+    vc = ValidationContext(trust_roots=roots, allow_fetching=True, fetcher_backend=backend)
+    meta = signers.PdfSignatureMetadata(
+        field_name=FIELD,
+        md_algorithm="sha256",
+        subfilter=SigSeedSubFilter.PADES,
+        embed_validation_info=True,
+        validation_context=vc,
+        use_pades_lta=level == "B-LTA",
+    )
+    return signers.PdfSigner(meta, signer=signer, timestamper=stamper)
+
+
+def _pyhanko_runner(level: str, network: Any) -> Runner:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from ltv.evidence.fetchers import HttpFetcherBackend
+    from ltv.evidence.tsa import TsaClient
+    from samples import pki
+
+    roots, signer = _pyhanko_roots_and_signer()
     backend = HttpFetcherBackend(network)
     stamper = TsaClient(pki.TSA_URL).stamper(network)
     pdf = (ROOT / "samples" / "unsigned.pdf").read_bytes()
-    lta = level == "B-LTA"
 
     def run() -> bytes:
-        vc = ValidationContext(trust_roots=roots, allow_fetching=True, fetcher_backend=backend)
-        meta = signers.PdfSignatureMetadata(
-            field_name=FIELD,
-            md_algorithm="sha256",
-            subfilter=SigSeedSubFilter.PADES,
-            embed_validation_info=True,
-            validation_context=vc,
-            use_pades_lta=lta,
-        )
-        pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=stamper)
+        pdf_signer = _pyhanko_pdf_signer(level, roots, backend, signer, stamper)
         out = pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)))
         data: bytes = out.getvalue()
         return data
@@ -386,12 +403,8 @@ async def _pyhanko_batch(level: str, server: Any, docs: int) -> list[bytes]:
 
     import aiohttp
     from aiohttp.abc import AbstractResolver, ResolveResult
-    from asn1crypto import pem, x509
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import signers
-    from pyhanko.sign.fields import SigSeedSubFilter
     from pyhanko.sign.timestamps import HTTPTimeStamper
-    from pyhanko_certvalidator import ValidationContext
     from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
     from samples import pki
@@ -412,13 +425,7 @@ async def _pyhanko_batch(level: str, server: Any, docs: int) -> list[bytes]:
         async def close(self) -> None:
             return None
 
-    roots: list[Any] = []
-    for label in ("root", "tsa-root"):
-        raw = (pki.CERTS_DIR / f"{label}.cert.pem").read_bytes()
-        roots.extend(x509.Certificate.load(der) for _, _, der in pem.unarmor(raw, multiple=True))
-    signer = signers.SimpleSigner.load_pkcs12(  # type: ignore[no-untyped-call]
-        str(pki.SIGNER_GOOD_P12), passphrase=pki.P12_PASSPHRASE.encode()
-    )
+    roots, signer = _pyhanko_roots_and_signer()
     pdf = (ROOT / "samples" / "unsigned.pdf").read_bytes()
     outputs: list[bytes] = []
     async with aiohttp.ClientSession(
@@ -436,18 +443,7 @@ async def _pyhanko_batch(level: str, server: Any, docs: int) -> list[bytes]:
                     queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                vc = ValidationContext(
-                    trust_roots=roots, allow_fetching=True, fetcher_backend=backend
-                )
-                meta = signers.PdfSignatureMetadata(
-                    field_name=FIELD,
-                    md_algorithm="sha256",
-                    subfilter=SigSeedSubFilter.PADES,
-                    embed_validation_info=True,
-                    validation_context=vc,
-                    use_pades_lta=level == "B-LTA",
-                )
-                pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=stamper)
+                pdf_signer = _pyhanko_pdf_signer(level, roots, backend, signer, stamper)
                 out = await pdf_signer.async_sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)))
                 outputs.append(out.getvalue())
 
