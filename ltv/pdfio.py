@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from asn1crypto import ocsp as asn1_ocsp
     from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.metadata.model import DocumentMetadata
 
     from ltv.evidence.gather import CertificateEvidence
 
@@ -245,43 +244,34 @@ def open_writer(stream: IO[bytes], *, modified: datetime | None = None) -> Incre
 @functools.cache
 def _writer_class() -> Callable[[IO[bytes], datetime | None], IncrementalPdfFileWriter]:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.metadata.model import DocumentMetadata
+
+    class DatedMetadata(DocumentMetadata):
+        """pyHanko's metadata record whose "now" is the operation's time: pyHanko's writer
+        sets ``last_modified = 'now'`` (the local clock, read when the dates are written)
+        before every update of the document information."""
+
+        def __setattr__(self, name: str, value: object) -> None:
+            if name == "last_modified" and value == "now":
+                value = self.__dict__.get("ltv_when", value)
+            super().__setattr__(name, value)
 
     class Writer(IncrementalPdfFileWriter):
         """pyHanko's incremental writer; document information only when ``modified``."""
 
         def __init__(self, stream: IO[bytes], modified: datetime | None) -> None:
             super().__init__(stream)
-            self.modified = modified
+            self._ltv_modified = modified
             if modified is not None:
-                self._meta = _dated_metadata(modified)
+                meta = DatedMetadata()
+                meta.ltv_when = modified
+                self._meta = meta
 
         def _update_meta(self) -> None:
-            if self.modified is not None:
+            if self._ltv_modified is not None:
                 super()._update_meta()  # type: ignore[no-untyped-call]
 
     return Writer
-
-
-def _dated_metadata(when: datetime) -> DocumentMetadata:
-    """pyHanko's ``DocumentMetadata`` whose "now" is *when*: pyHanko's writer sets
-    ``last_modified = 'now'`` (the local clock, read when the dates are written) before every
-    update of the document information."""
-    meta = _dated_metadata_class()()
-    meta.ltv_when = when  # type: ignore[attr-defined]
-    return meta
-
-
-@functools.cache
-def _dated_metadata_class() -> type[DocumentMetadata]:
-    from pyhanko.pdf_utils.metadata.model import DocumentMetadata
-
-    class DatedMetadata(DocumentMetadata):
-        def __setattr__(self, name: str, value: object) -> None:
-            if name == "last_modified" and value == "now":
-                value = self.__dict__.get("ltv_when", value)
-            super().__setattr__(name, value)
-
-    return DatedMetadata
 
 
 def append_update(writer: IncrementalPdfFileWriter) -> None:

@@ -447,8 +447,8 @@ class PkiServer:
                 response = self._dispatch(request, body, epoch)
                 # the answer leaves `delay` after the request came: a published latency is
                 # a round trip, the responder's own work included
-                rest = delay - (time.monotonic() - arrived)
-                if rest > 0 and self._stopping.wait(rest):
+                remaining = delay - (time.monotonic() - arrived)
+                if remaining > 0 and self._stopping.wait(remaining):
                     response = Response("server stopping\n", status=503, mimetype="text/plain")
         except HTTPException as exc:
             response = exc.get_response(environ)
