@@ -21,6 +21,7 @@ from ltv.errors import UsageError
 from ltv.sign import PadesLevel, Signer, SigningPolicy, VisibleSignature
 from samples import pki
 from samples.make_samples import make_unsigned_pdf
+from tests.cli_in_process import run_cli
 
 UNSIGNED = make_unsigned_pdf()
 PDFTOPPM = shutil.which("pdftoppm")
@@ -123,7 +124,7 @@ def test_an_existing_empty_field_shows_the_signature_in_its_widget(tmp_path: Pat
 
 
 @needs_pdftoppm
-def test_cli_visible_option(tmp_path: Path) -> None:
+def test_cli_visible_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
     src.write_bytes(UNSIGNED)
     base = [
@@ -144,26 +145,6 @@ def test_cli_visible_option(tmp_path: Path) -> None:
         ("1:9,9,1,1", "x1 < x2"),
     )
     for bad, needle in bad_specs:
-        code, err = _in_process([*base[3:], "--visible", bad, "--force"])
+        code, _, err = run_cli(capsys, *base[3:], "--visible", bad, "--force")
         assert code == 2, (bad, err)
         assert needle in err and err.count("\n") == 1
-
-
-def _in_process(args: list[str]) -> tuple[int, str]:
-    """``ltv ARGS`` through the real entry point in this process: (exit code, stderr)."""
-    import contextlib
-
-    from ltv.cli import main
-
-    err = io.StringIO()
-    old = sys.argv
-    sys.argv = ["ltv", *args]
-    try:
-        with contextlib.redirect_stderr(err):
-            main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    return code, err.getvalue()
