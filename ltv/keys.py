@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ltv._memo import content_memo
+
 if TYPE_CHECKING:
     from asn1crypto import keys
 
@@ -129,17 +131,14 @@ def key_facts(spki: keys.PublicKeyInfo) -> KeyFacts:
         der = spki.dump()
     except Exception:
         return _key_facts(spki)
-    found = _KEY_FACTS.get(der)
-    if found is None:
-        found = _key_facts(spki)
-        if len(der) <= 4096:  # real keys; the memo stays small whatever the input holds
-            if len(_KEY_FACTS) >= 1024:
-                _KEY_FACTS.clear()
-            _KEY_FACTS[der] = found
-    return found
+    return _key_facts_of(der)
 
 
-_KEY_FACTS: dict[bytes, KeyFacts] = {}
+@content_memo(maxsize=1024, max_bytes=4096)  # real keys; larger input is computed each time
+def _key_facts_of(der: bytes) -> KeyFacts:
+    from asn1crypto import keys as asn1_keys
+
+    return _key_facts(asn1_keys.PublicKeyInfo.load(der))
 
 
 def _key_facts(spki: keys.PublicKeyInfo) -> KeyFacts:
