@@ -857,3 +857,68 @@ def test_the_signing_certificate_attribute_built_once_is_pyhankos() -> None:
         for digest in (b"\x01" * 32, b"\x02" * 32):
             assert attrs(fast, digest) == attrs(plain, digest)
         assert fast._signing_cert_v2 is not None  # built once, kept
+
+
+@pytest.mark.parametrize("broken_assembly", [False, True])
+def test_the_signed_data_assembled_around_a_signature_is_pyhankos(
+    broken_assembly: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ltv._cms.caching_signer`` assembles the ContentInfo around each signature's signed
+    attributes, signature value and unsigned attributes (the signature timestamp) from DER
+    taken off pyHanko's own packaging of its first signature. Every later one is byte for byte
+    what pyHanko's ``_package_signature`` makes of the same parts: with and without a
+    timestamp, an EC and an RSA key (signature values of different lengths). When the
+    assembly does not reproduce pyHanko's first packaging, pyHanko packages every signature."""
+    from asn1crypto import cms
+    from pyhanko.keys import load_private_key_from_pemder
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, SimpleSigner
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    import ltv._cms
+    from ltv._cms import caching_signer
+
+    if broken_assembly:
+        monkeypatch.setattr(ltv._cms._Template, "assemble", lambda self, *a: b"\x30\x00")
+    when = datetime(2026, 5, 1, tzinfo=UTC)
+    stamper = DummyTimeStamper(
+        tsa_cert=pki.load_cert("tsa"),
+        tsa_key=load_private_key_from_pemder(pki.key_path("tsa"), None),
+        fixed_dt=when,
+    )
+    for label, issuer in (("signer-good", "interm"), ("tsa", "tsa-root")):  # EC, RSA
+        cert = pki.load_cert(label)
+        key = load_private_key_from_pemder(pki.key_path(label), None)
+        registry = SimpleCertificateStore.from_certs([cert, pki.load_cert(issuer)])
+        fast = caching_signer(signing_cert=cert, signing_key=key, cert_registry=registry)
+        plain = SimpleSigner(signing_cert=cert, signing_key=key, cert_registry=registry)
+        for timestamper in (None, stamper):
+            for n in range(4):
+                made = asyncio.run(
+                    fast.async_sign(
+                        bytes([n]) * 32,
+                        "sha256",
+                        use_pades=True,
+                        timestamper=timestamper,
+                        signed_attr_settings=PdfCMSSignedAttributes(signing_time=when),
+                    )
+                )
+                der = bytes(made.dump())
+                info = cms.ContentInfo.load(der)["content"]["signer_infos"][0]
+                unsigned = info["unsigned_attrs"]
+                again = plain._package_signature(
+                    digest_algorithm="sha256",
+                    cms_version="v1",
+                    signed_attrs=cms.CMSAttributes.load(info["signed_attrs"].untag().dump()),
+                    signature=bytes(info["signature"]),
+                    unsigned_attrs=(
+                        None
+                        if unsigned.native is None
+                        else cms.CMSAttributes.load(unsigned.untag().dump())
+                    ),
+                    encap_content_info=None,
+                )
+                assert der == again.dump(), (label, timestamper, n)
+                assert (timestamper is None) == (unsigned.native is None)
+        template = fast._templates[("sha256", "v1")]  # type: ignore[attr-defined]
+        assert (template is None) == broken_assembly
