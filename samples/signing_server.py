@@ -47,6 +47,9 @@ Configuration, by environment variables:
                            cache reads (64). Each request in flight holds one while it waits on
                            the TSA: fewer threads than concurrent requests queue them (Python's
                            default is the CPU count + 4)
+``LTV_NO_SPEEDUPS``        ``1``: pyHanko's own PDF token readers instead of ltv's equivalent,
+                           faster ones (:mod:`ltv.audit.speedups`, as ``ltv verify`` and
+                           ``ltv audit`` use them; ``/health`` says which)
 =========================  ==================================================================
 
 Key material and passphrases are never logged or returned: the configuration's ``repr`` omits
@@ -338,6 +341,8 @@ class SigningService:
         def iso(value: datetime | None) -> str | None:
             return None if value is None else value.isoformat()
 
+        from ltv.audit import speedups
+
         signer = self.signers[self.default_level.value]
         evidence = [
             {
@@ -361,6 +366,7 @@ class SigningService:
                 "default_level": self.default_level.value,
                 "now": iso(self.clock()),
                 "worker": os.getpid(),
+                "pdf_reader_speedups": speedups.installed(),
                 "evidence": evidence,
                 "fetches": self.cache.fetches,
                 "refreshes": self.cache.refreshes,
@@ -416,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from ltv.audit import speedups
+
+    speedups.install()  # before any fork: the workers inherit it (LTV_NO_SPEEDUPS=1: off)
     try:
         config = Config.from_env(os.environ)
         os.environ.pop("LTV_SIGNER_PASSPHRASE", None)  # not inherited by anything we start

@@ -33,7 +33,8 @@ would raise on an identifier it cannot decode after serials that already differ 
 ``_decode_name`` in ``pyhanko.pdf_utils.generic``, ``NameTypeAndValue._ldap_string_prep`` in
 ``asn1crypto.x509`` and ``match_issuer_serial`` in ``pyhanko.sign.general``, in the current
 process (idempotent).
-``ltv audit`` workers and the ``ltv verify`` command call it;
+``ltv audit`` workers, the ``ltv verify`` command and the sample signing service
+(``samples/signing_server.py``, which re-reads every document it signs) call it;
 ``LTV_NO_SPEEDUPS=1`` turns it off.
 """
 

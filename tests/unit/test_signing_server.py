@@ -396,7 +396,9 @@ def test_forked_workers_share_the_port_and_the_cache_and_stop_together(
                 time.sleep(0.1)
         outputs = client.sign_many(24)
         assert verified_offline(outputs, datetime.now(UTC)) == {"TOTAL-PASSED B-LT"}
-        workers = {json.loads(client.request("GET", "/health")[2])["worker"] for _ in range(40)}
+        healths = [json.loads(client.request("GET", "/health")[2]) for _ in range(40)]
+        workers = {h["worker"] for h in healths}
+        assert all(h["pdf_reader_speedups"] for h in healths)  # installed before the fork
         children = {
             int(p.parent.name)
             for p in Path("/proc").glob("[0-9]*/stat")
