@@ -30,15 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["caching_signer"]
 
 
-def _tlv(tag: int, body: bytes) -> bytes:
-    """A DER element: one-byte *tag* (low tag number), definite length, *body*."""
-    n = len(body)
-    if n < 0x80:
-        return bytes((tag, n)) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + body
-
-
 class _Template:
     """The DER of a signer's SignedData around what changes from one signature to the next
     (RFC 5652 §5.1, §5.3): the ContentInfo's type, SignedData's version, digest algorithms,
@@ -67,16 +58,22 @@ class _Template:
             unsigned_attrs is not None and unsigned_attrs[:1] != b"\x31"
         ):
             raise ValueError("attributes are not a SET OF")
+        from asn1crypto.parser import emit  # (class, constructed, tag number, contents)
+
         info = (
             self.info_head
-            + b"\xa0"
+            + b"\xa0"  # the same header, retagged: context-specific, constructed, 0
             + signed_attrs[1:]
             + self.info_algorithm
-            + _tlv(0x04, signature)
+            + emit(0, 0, 4, signature)  # OCTET STRING
             + (b"" if unsigned_attrs is None else b"\xa1" + unsigned_attrs[1:])
         )
-        signed_data = _tlv(0x30, self.head + _tlv(0x31, _tlv(0x30, info)))
-        return _tlv(0x30, self.content_type + _tlv(0xA0, signed_data))
+        sequence, set_of = 16, 17
+        signed_data = emit(
+            0, 1, sequence, self.head + emit(0, 1, set_of, emit(0, 1, sequence, info))
+        )
+        content_info: bytes = emit(0, 1, sequence, self.content_type + emit(2, 1, 0, signed_data))
+        return content_info
 
 
 def caching_signer(
