@@ -466,22 +466,20 @@ async def _pyhanko_batch(level: str, server: Any, docs: int) -> list[bytes]:
 
 def _tsa_round_trips(server: _RemotePki, samples: int) -> list[float]:
     """Seconds per TSA round trip as a client on this machine sees it: *samples* sequential
-    requests on one kept-alive connection (after two unrecorded ones), a fresh digest each.
+    requests through ltv's HTTP client, kept alive as the service keeps it (after two unrecorded
+    ones), a fresh digest each.
 
     This is the bound of :func:`ceiling`: no signer can give its client the document before its
     timestamp(s) came back. The PKI's request log counts these; every measured batch starts
     by clearing it."""
     import hashlib
-    import http.client
-    from urllib.parse import urlsplit
 
     from asn1crypto import tsp
 
+    from ltv.evidence.http import HttpClient
     from samples import pki
 
-    url = urlsplit(pki.TSA_URL)
-    address, port = server.connect_to[f"{url.hostname}:{url.port or 80}"]
-    conn = http.client.HTTPConnection(address, port, timeout=30)
+    client = HttpClient(connect_to=server.connect_to, keep_alive=True)
     times: list[float] = []
     try:
         for i in range(samples + 2):
@@ -496,21 +494,19 @@ def _tsa_round_trips(server: _RemotePki, samples: int) -> list[float]:
                 }
             ).dump()
             started = time.perf_counter()
-            conn.request(
+            resp = client.request(
                 "POST",
-                url.path,
+                pki.TSA_URL,
                 body=request,
-                headers={"Host": url.netloc, "Content-Type": "application/timestamp-query"},
+                headers={"Content-Type": "application/timestamp-query"},
             )
-            resp = conn.getresponse()
-            body = resp.read()
             elapsed = time.perf_counter() - started
-            if resp.status != 200 or not body:
+            if resp.status != 200 or not resp.body:
                 raise RuntimeError(f"the sample TSA answered {resp.status}")
             if i >= 2:
                 times.append(elapsed)
     finally:
-        conn.close()
+        client.close()
     return times
 
 
